@@ -1,0 +1,44 @@
+"""The composition root: every entry point (serve, demo, tests) builds the app here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.runtime import RUNTIME_KEY, Runtime
+from bot.settings import Settings
+from bot.slack_client import create_async_web_client
+from prompts import load_messages
+
+
+def create_app(
+    settings: Settings, runtime: Runtime, *, client: AsyncWebClient | None = None
+) -> AsyncApp:
+    """An AsyncApp that persists before it acknowledges (process_before_response).
+
+    Request signatures are checked by the HTTP gate in bot/server.py before Bolt sees a
+    request (Socket Mode needs none), so Bolt's own check is off rather than done twice.
+    """
+    load_messages()  # a broken prompts/*.yaml stops start-up, naming the file and field
+    app = AsyncApp(
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret,
+        client=client or create_async_web_client(settings.slack_bot_token, settings.slack_api_url),
+        process_before_response=True,
+        request_verification_enabled=False,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    async def attach_runtime(
+        context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        context[RUNTIME_KEY] = runtime
+        await next()
+
+    app.use(attach_runtime)
+    handlers.register_all(app)
+    return app

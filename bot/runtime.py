@@ -1,0 +1,99 @@
+"""What listeners need at run time: the database, Web API clients and worker threads.
+
+Services are synchronous (the scheduler and the CLI call them too); listeners are async and
+run them on a bounded thread pool so the event loop never waits on the database or Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.settings import Settings
+from bot.slack_client import create_web_client
+from storage.db import SessionFactory, create_db_engine, create_session_factory, session_scope
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Runtime:
+    """Owns the engine, the session factory, one Web API client per token and the worker pool."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or create_db_engine(
+            settings.database_url, pool_size=settings.worker_threads
+        )
+        self.sessions: SessionFactory = create_session_factory(self.engine)
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="learnloop-worker"
+        )
+        self._clients: dict[str, WebClient] = {}
+        self._clients_lock = threading.Lock()
+        self._background: set[Future[Any]] = set()
+
+    def client_for(self, token: str) -> WebClient:
+        with self._clients_lock:
+            client = self._clients.get(token)
+            if client is None:
+                client = create_web_client(token, self.settings.slack_api_url)
+                self._clients[token] = client
+            return client
+
+    def call_sync(
+        self, service: Callable[..., T], /, *, token: str | None = None, **kwargs: Any
+    ) -> T:
+        """Run a service with a fresh session, on this thread.
+
+        With a token the service also gets that workspace's Web API client; services that only
+        touch the database are called without one.
+        """
+        if token is not None:
+            kwargs["client"] = self.client_for(token)
+        with session_scope(self.sessions) as session:
+            return service(session=session, **kwargs)
+
+    async def call(
+        self, service: Callable[..., T], /, *, token: str | None = None, **kwargs: Any
+    ) -> T:
+        """Run a service on a worker thread and wait for it (the request waits: persist first)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, partial(self.call_sync, service, token=token, **kwargs)
+        )
+
+    def spawn(
+        self, service: Callable[..., Any], /, *, token: str | None = None, **kwargs: Any
+    ) -> None:
+        """Run follow-up work (confirmations, permalinks) after the ack, logging any failure."""
+        future = self._executor.submit(self.call_sync, service, token=token, **kwargs)
+        self._background.add(future)
+        future.add_done_callback(self._finished)
+
+    def _finished(self, future: Future[Any]) -> None:
+        self._background.discard(future)
+        error = future.exception()
+        if error is not None:
+            logger.error("follow-up work failed", exc_info=error)
+
+    def close(self) -> None:
+        """Finish in-flight work, then release threads and connections."""
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+RUNTIME_KEY = "learnloop_runtime"
+
+
+def runtime_of(context: Mapping[str, Any]) -> Runtime:
+    """The Runtime that create_app put in every request's Bolt context."""
+    return cast(Runtime, context[RUNTIME_KEY])

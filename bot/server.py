@@ -1,0 +1,84 @@
+"""HTTP mode: one Request URL for events, commands and interactivity, plus /healthz.
+
+The gate in front of Bolt answers what Bolt gets wrong: a malformed timestamp is a 401 (Bolt
+raises and answers 500), an unparsable body a 400, an oversized one a 413.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from urllib.parse import parse_qs
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.runtime import Runtime
+from storage.db import ping
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 1024 * 1024
+MAX_CLOCK_SKEW_SECONDS = 60 * 5
+
+
+def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
+    bolt = AsyncSlackRequestHandler(app)
+    verifier = SignatureVerifier(runtime.settings.slack_signing_secret)
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _error(413, "request body too large")
+        if not _signed_by_slack(verifier, body, request.headers):
+            return _error(401, "invalid or missing Slack signature")
+        if not _parses(body, request.headers.get("content-type", "")):
+            return _error(400, "malformed request body")
+        return await bolt.handle(request)
+
+    async def healthz(_request: Request) -> Response:
+        if await run_in_threadpool(ping, runtime.engine):
+            return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+
+    return Starlette(
+        routes=[
+            Route(EVENTS_PATH, slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        on_shutdown=[runtime.close],
+    )
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not timestamp.isdigit() or len(timestamp) > 12 or not signature:
+        return False
+    if abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+        return False
+    return verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+
+
+def _parses(body: bytes, content_type: str) -> bool:
+    """Whether Bolt will be able to read the body: JSON, or a form with JSON in `payload`."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            return isinstance(json.loads(text), dict)
+        form = parse_qs(text, keep_blank_values=True)
+        if "payload" in form:
+            return isinstance(json.loads(form["payload"][0]), dict)
+        return bool(form)
+    except (UnicodeDecodeError, ValueError):
+        return False

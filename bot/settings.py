@@ -1,0 +1,151 @@
+"""Typed settings read from the environment: one source of truth for every knob."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///./learnloop.db"
+DEFAULT_PORT = 3000
+DEFAULT_CAPTURE_EMOJI = "bulb"
+DEFAULT_WORKER_THREADS = 8
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to run, validated once at start-up."""
+
+    slack_bot_token: str = field(repr=False)
+    slack_signing_secret: str = field(repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = DEFAULT_PORT
+    capture_emoji: str = DEFAULT_CAPTURE_EMOJI
+    worker_threads: int = DEFAULT_WORKER_THREADS
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from environment variables; raise SettingsError naming the culprit."""
+        app_token = _optional(environ, "SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            raise SettingsError(
+                "SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' "
+                "(Basic Information > App-Level Tokens, scope connections:write); "
+                "unset it to use HTTP mode."
+            )
+        return cls(
+            slack_bot_token=_bot_token(environ),
+            slack_signing_secret=_required(
+                environ,
+                "SLACK_SIGNING_SECRET",
+                "copy it from your app's Basic Information > App Credentials page",
+            ),
+            slack_app_token=app_token,
+            slack_api_url=_api_url(environ),
+            database_url=database_url_from_env(environ),
+            port=_port(environ.get("PORT"), "PORT"),
+            capture_emoji=_emoji(environ),
+            worker_threads=_positive_int(
+                environ, "LEARNLOOP_WORKER_THREADS", DEFAULT_WORKER_THREADS
+            ),
+        )
+
+
+def _optional(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _required(environ: Mapping[str, str], name: str, how: str) -> str:
+    value = _optional(environ, name)
+    if value is None:
+        raise SettingsError(f"{name} is not set: {how}, then put it in .env or the environment.")
+    return value
+
+
+def _bot_token(environ: Mapping[str, str]) -> str:
+    token = _required(
+        environ,
+        "SLACK_BOT_TOKEN",
+        "copy the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page",
+    )
+    if not token.startswith("xoxb-"):
+        raise SettingsError(
+            "SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-' "
+            "(OAuth & Permissions > Bot User OAuth Token)."
+        )
+    return token
+
+
+def _api_url(environ: Mapping[str, str]) -> str:
+    url = _optional(environ, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(
+            f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_SLACK_API_URL}, got {url!r}."
+        )
+    return url if url.endswith("/") else url + "/"
+
+
+def database_url_from_env(environ: Mapping[str, str]) -> str:
+    """DATABASE_URL alone, for commands that need the database but no Slack credentials."""
+    url = _optional(environ, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingsError(
+            f"DATABASE_URL is not a database URL: use e.g. {DEFAULT_DATABASE_URL} or "
+            "postgresql+psycopg://user:password@host:5432/learnloop."
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SettingsError(
+            f"DATABASE_URL uses {parsed.get_backend_name()!r}: LearnLoop supports sqlite and "
+            "postgresql (postgresql+psycopg://...)."
+        )
+    return url
+
+
+def _port(raw: str | None, name: str) -> int:
+    if raw is None or not raw.strip():
+        return DEFAULT_PORT
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{name} must be a port number between 1 and 65535, got {raw!r}.")
+    return int(raw)
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = _optional(environ, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {raw!r}.")
+    return int(raw)
+
+
+_EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")
+
+
+def _emoji(environ: Mapping[str, str]) -> str:
+    raw = _optional(environ, "LEARNLOOP_CAPTURE_EMOJI") or DEFAULT_CAPTURE_EMOJI
+    name = raw.strip(":")
+    if not _EMOJI_NAME.match(name):
+        raise SettingsError(
+            "LEARNLOOP_CAPTURE_EMOJI must be an emoji name such as 'bulb' or ':bulb:', "
+            f"got {raw!r}."
+        )
+    return name

@@ -1,0 +1,28 @@
+"""Reading Slack message text: #tags and the TIL keyword."""
+
+from __future__ import annotations
+
+import re
+
+# A #tag not inside Slack markup such as <#C123|channel> or an &#...; entity.
+_HASHTAG = re.compile(r"(?<![<\w&/#])#([^\W_][\w\-.+]*)", re.UNICODE)
+_TIL_KEYWORD = re.compile(
+    r"^[\s*_~>]*(?:til\b|today\s+i\s+(?:learned|learnt)\b)", re.IGNORECASE | re.UNICODE
+)
+MAX_TAG_LENGTH = 80
+
+
+def normalise_tag(raw: str) -> str:
+    """The canonical form of a tag: no leading '#', lower case, no trailing punctuation."""
+    return raw.lstrip("#").rstrip(".-+").lower()[:MAX_TAG_LENGTH]
+
+
+def extract_tags(text: str) -> tuple[str, ...]:
+    """Distinct normalised #tags in order of first appearance."""
+    tags = (normalise_tag(match) for match in _HASHTAG.findall(text))
+    return tuple(dict.fromkeys(tag for tag in tags if tag))
+
+
+def is_til_text(text: str) -> bool:
+    """Whether a message announces itself as a TIL ("TIL", "TIL:", "til -", "Today I learned")."""
+    return bool(_TIL_KEYWORD.match(text))

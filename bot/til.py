@@ -1,0 +1,273 @@
+"""TIL rules: what gets captured, from which path, and how it is confirmed.
+
+Every capture function commits before returning, so the listener can ack a stored post. They
+are idempotent: the same Slack message arriving twice (retry, or two capture paths) is stored
+once and confirmed once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+from sqlmodel import Session
+
+from bot import blocks
+from bot.text import extract_tags, is_til_text
+from storage import til as til_store
+from storage.models import Til, TilSource
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_EMOJI = "books"
+MAX_TEXT_LENGTH = 40_000
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A message as LearnLoop needs it, whichever payload it came from."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+    user_id: str | None
+    text: str
+    thread_ts: str | None = None
+    bot_id: str | None = None
+
+    @property
+    def from_bot(self) -> bool:
+        return self.bot_id is not None or self.user_id is None
+
+    @classmethod
+    def from_payload(cls, team_id: str, channel_id: str, message: dict[str, Any]) -> SlackMessage:
+        thread_ts = message.get("thread_ts")
+        return cls(
+            team_id=team_id,
+            channel_id=channel_id,
+            ts=str(message["ts"]),
+            user_id=message.get("user"),
+            text=str(message.get("text") or ""),
+            thread_ts=thread_ts if thread_ts != message.get("ts") else None,
+            bot_id=message.get("bot_id"),
+        )
+
+
+class CaptureOutcome(StrEnum):
+    SAVED = "saved"
+    ALREADY_SAVED = "already_saved"
+    BOT_MESSAGE = "bot_message"
+    EMPTY = "empty"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class Capture:
+    outcome: CaptureOutcome
+    til: Til | None = None
+
+
+def capture_message(
+    message: SlackMessage,
+    *,
+    session: Session,
+    source: TilSource,
+    captured_by: str,
+) -> Capture:
+    """Store a message as a TIL unless it is a bot's, empty, or already stored."""
+    if message.from_bot:
+        return Capture(CaptureOutcome.BOT_MESSAGE)
+    if not message.text.strip():
+        return Capture(CaptureOutcome.EMPTY)
+    assert message.user_id is not None
+    til = til_store.add_til(
+        til_store.NewTil(
+            team_id=message.team_id,
+            channel_id=message.channel_id,
+            message_ts=message.ts,
+            thread_ts=message.thread_ts,
+            author_id=message.user_id,
+            captured_by=captured_by,
+            source=source,
+            text=message.text[:MAX_TEXT_LENGTH],
+            tags=extract_tags(message.text),
+        ),
+        session=session,
+    )
+    session.commit()
+    if til is None:
+        return Capture(CaptureOutcome.ALREADY_SAVED)
+    logger.info("captured TIL %s from %s in %s/%s", til.id, source, til.team_id, til.channel_id)
+    return Capture(CaptureOutcome.SAVED, til)
+
+
+def announces_til(message: SlackMessage) -> bool:
+    """Cheap test, no I/O: listeners use it to let ordinary chatter go without touching storage."""
+    return not message.from_bot and is_til_text(message.text)
+
+
+def capture_keyword_message(message: SlackMessage, *, session: Session) -> Capture | None:
+    """A channel message that starts with "TIL" is kept; None for any other message."""
+    if not announces_til(message):
+        return None
+    assert message.user_id is not None
+    return capture_message(
+        message, session=session, source=TilSource.KEYWORD, captured_by=message.user_id
+    )
+
+
+def capture_reacted_message(
+    team_id: str,
+    channel_id: str,
+    message_ts: str,
+    *,
+    reactor_id: str,
+    session: Session,
+    client: WebClient,
+) -> Capture:
+    """Fetch the message someone reacted to with the capture emoji and keep it."""
+    if til_store.get_til_by_message(team_id, channel_id, message_ts, session=session):
+        return Capture(CaptureOutcome.ALREADY_SAVED)
+    payload = fetch_message(client, channel_id, message_ts)
+    if payload is None:
+        return Capture(CaptureOutcome.NOT_FOUND)
+    message = SlackMessage.from_payload(team_id, channel_id, payload)
+    return capture_message(
+        message, session=session, source=TilSource.REACTION, captured_by=reactor_id
+    )
+
+
+def fetch_message(client: WebClient, channel_id: str, ts: str) -> dict[str, Any] | None:
+    """One message by ts: top-level messages from history, thread replies from replies."""
+    history = client.conversations_history(channel=channel_id, latest=ts, inclusive=True, limit=1)
+    for message in history.get("messages", []):
+        if message.get("ts") == ts:
+            return dict(message)
+    try:
+        replies = client.conversations_replies(
+            channel=channel_id, ts=ts, oldest=ts, latest=ts, inclusive=True
+        )
+    except SlackApiError as error:
+        if error.response.get("error") == "thread_not_found":
+            return None
+        raise
+    for message in replies.get("messages", []):
+        if message.get("ts") == ts:
+            return dict(message)
+    return None
+
+
+def confirm_capture(til_id: int, *, session: Session, client: WebClient) -> None:
+    """After the ack: mark the message with :books: and remember its permalink."""
+    til = til_store.get_til(til_id, session=session)
+    if til is None or til.message_ts is None:
+        return
+    try:
+        client.reactions_add(channel=til.channel_id, timestamp=til.message_ts, name=CONFIRM_EMOJI)
+    except SlackApiError as error:
+        if error.response.get("error") != "already_reacted":
+            raise
+    if til.permalink is None:
+        permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=til.message_ts)
+        til_store.set_til_permalink(til, str(permalink["permalink"]), session=session)
+        session.commit()
+
+
+def sync_edited_message(message: SlackMessage, *, session: Session) -> Capture | None:
+    """Keep a stored TIL in step with its edited message; an edit that adds "TIL" captures it.
+
+    Returns the capture when the edit made a new TIL, None otherwise.
+    """
+    if message.from_bot:
+        return None
+    til = til_store.get_til_by_message(
+        message.team_id, message.channel_id, message.ts, session=session
+    )
+    if til is None:
+        return capture_keyword_message(message, session=session)
+    text = message.text[:MAX_TEXT_LENGTH]
+    if til.text != text:
+        til_store.update_til_text(til, text, extract_tags(text), session=session)
+        session.commit()
+    return None
+
+
+def forget_deleted_message(
+    team_id: str, channel_id: str, message_ts: str, *, session: Session
+) -> bool:
+    """Remove the TIL of a deleted message; True when there was one."""
+    til = til_store.get_til_by_message(team_id, channel_id, message_ts, session=session)
+    if til is None:
+        return False
+    til_store.delete_til(til, session=session)
+    session.commit()
+    return True
+
+
+def save_command_til(
+    team_id: str, channel_id: str, user_id: str, text: str, *, session: Session
+) -> Til:
+    """`/til <text>`: store it now; sharing it in the channel happens after the ack."""
+    text = text[:MAX_TEXT_LENGTH]
+    til = til_store.add_til(
+        til_store.NewTil(
+            team_id=team_id,
+            channel_id=channel_id,
+            message_ts=None,
+            author_id=user_id,
+            captured_by=user_id,
+            source=TilSource.COMMAND,
+            text=text,
+            tags=extract_tags(text),
+        ),
+        session=session,
+    )
+    assert til is not None  # no message_ts yet, so nothing to collide with
+    session.commit()
+    return til
+
+
+def share_command_til(
+    til_id: int, response_url: str, *, session: Session, client: WebClient
+) -> None:
+    """Post a /til in its channel, attributed to its author, and link the TIL to that message.
+
+    When Slack refuses (bot not in the channel, a DM it can't see), the TIL stays stored and
+    the author is told why, privately, through the command's response_url.
+    """
+    til = til_store.get_til(til_id, session=session)
+    if til is None or til.message_ts is not None:
+        return
+    tags = tuple(til_store.list_tags(til_id, session=session))
+    try:
+        posted = client.chat_postMessage(
+            channel=til.channel_id,
+            text=blocks.til_post_fallback(til.author_id, til.text),
+            blocks=blocks.til_post(til.author_id, til.text, tags),
+            unfurl_links=False,
+        )
+        message_ts = str(posted["ts"])
+        permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=message_ts)
+    except SlackApiError as error:
+        reason = str(error.response.get("error", "unknown_error"))
+        logger.warning("TIL %s stored but not shared in %s: %s", til.id, til.channel_id, reason)
+        reply = blocks.saved_not_posted(tags, reason)
+        WebhookClient(response_url, timeout=10).send(
+            text=blocks.plain_text(reply), blocks=reply, response_type="ephemeral"
+        )
+        return
+    til_store.set_til_message(til, message_ts, str(permalink["permalink"]), session=session)
+    session.commit()
+
+
+def search(team_id: str, query: str, *, session: Session) -> list[tuple[Til, list[str]]]:
+    """The workspace's best-matching TILs, each with its tags."""
+    return [
+        (til, til_store.list_tags(til.id, session=session))  # type: ignore[arg-type]
+        for til in til_store.search_tils(team_id, query, session=session)
+    ]

@@ -1,0 +1,14 @@
+"""Bolt listeners, one module per feature; each exposes register(app)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers import errors, til
+
+FEATURES = (errors, til)
+
+
+def register_all(app: AsyncApp) -> None:
+    for feature in FEATURES:
+        feature.register(app)

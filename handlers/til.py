@@ -1,0 +1,136 @@
+"""TIL listeners: the keyword, /til, the save_til shortcut, the capture emoji, edits, deletes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+
+from bot import blocks, til
+from bot.runtime import runtime_of
+from bot.text import extract_tags
+from bot.til import CaptureOutcome, SlackMessage
+from storage.models import TilSource
+
+TIL_COMMAND = "/til"
+SEARCH_WORD = "search"
+HELP_WORDS = {"", "help"}
+
+_SHORTCUT_NOTICES = {
+    CaptureOutcome.ALREADY_SAVED: "til_already_saved",
+    CaptureOutcome.BOT_MESSAGE: "til_bot_message",
+    CaptureOutcome.EMPTY: "til_empty_message",
+}
+
+
+async def handle_message(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Every message event lands here (Bolt answers 404 to unhandled subtypes)."""
+    runtime = runtime_of(context)
+    team_id = str(context.team_id)
+    subtype = event.get("subtype")
+    capture: til.Capture | None = None
+    if subtype is None:
+        message = SlackMessage.from_payload(team_id, event["channel"], event)
+        if til.announces_til(message):
+            capture = await runtime.call(til.capture_keyword_message, message=message)
+    elif subtype == "message_changed":
+        message = SlackMessage.from_payload(team_id, event["channel"], event["message"])
+        capture = await runtime.call(til.sync_edited_message, message=message)
+    elif subtype == "message_deleted":
+        await runtime.call(
+            til.forget_deleted_message,
+            team_id=team_id,
+            channel_id=event["channel"],
+            message_ts=event["deleted_ts"],
+        )
+    await ack()
+    _confirm_after_ack(context, capture)
+
+
+async def handle_reaction_added(
+    ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    item = event.get("item", {})
+    capture = None
+    if event.get("reaction") == runtime.settings.capture_emoji and item.get("type") == "message":
+        capture = await runtime.call(
+            til.capture_reacted_message,
+            token=context.bot_token,
+            team_id=str(context.team_id),
+            channel_id=item["channel"],
+            message_ts=item["ts"],
+            reactor_id=event["user"],
+        )
+    await ack()
+    _confirm_after_ack(context, capture)
+
+
+async def handle_til_command(
+    ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    text = command.get("text", "").strip()
+    first_word, _, rest = text.partition(" ")
+    if first_word.lower() in HELP_WORDS:
+        reply = blocks.usage(runtime.settings.capture_emoji)
+    elif first_word.lower() == SEARCH_WORD:
+        query = rest.strip()
+        if not query:
+            reply = blocks.notice("til_search_empty_query")
+        else:
+            hits = await runtime.call(til.search, team_id=str(context.team_id), query=query)
+            reply = blocks.search_results(query, hits)
+    else:
+        saved = await runtime.call(
+            til.save_command_til,
+            team_id=str(context.team_id),
+            channel_id=command["channel_id"],
+            user_id=command["user_id"],
+            text=text,
+        )
+        runtime.spawn(
+            til.share_command_til,
+            token=context.bot_token,
+            til_id=saved.id,
+            response_url=command["response_url"],
+        )
+        reply = blocks.saved(extract_tags(text))
+    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+
+
+async def handle_save_til_shortcut(
+    ack: AsyncAck, shortcut: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
+    runtime = runtime_of(context)
+    message = SlackMessage.from_payload(
+        str(context.team_id), shortcut["channel"]["id"], shortcut["message"]
+    )
+    capture = await runtime.call(
+        til.capture_message,
+        message=message,
+        source=TilSource.SHORTCUT,
+        captured_by=shortcut["user"]["id"],
+    )
+    await ack()
+    _confirm_after_ack(context, capture)
+    reply = (
+        blocks.saved(extract_tags(message.text))
+        if capture.outcome is CaptureOutcome.SAVED
+        else blocks.notice(_SHORTCUT_NOTICES[capture.outcome])
+    )
+    await respond(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+
+
+def _confirm_after_ack(context: AsyncBoltContext, capture: til.Capture | None) -> None:
+    if capture is not None and capture.til is not None:
+        runtime_of(context).spawn(
+            til.confirm_capture, token=context.bot_token, til_id=capture.til.id
+        )
+
+
+def register(app: AsyncApp) -> None:
+    app.event("message")(handle_message)
+    app.event("reaction_added")(handle_reaction_added)
+    app.command(TIL_COMMAND)(handle_til_command)
+    app.shortcut(blocks.SAVE_TIL_SHORTCUT)(handle_save_til_shortcut)

@@ -1,0 +1,174 @@
+"""Queries and writes for TILs. Functions add/flush and never commit: the caller owns the
+transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from storage.models import Til, TilSource, TilTag
+from storage.types import utcnow
+
+_SEARCH_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_SEARCH_WORDS = 8
+
+
+@dataclass(frozen=True)
+class NewTil:
+    """What a capture path knows about a message it wants to keep."""
+
+    team_id: str
+    channel_id: str
+    message_ts: str | None
+    author_id: str
+    captured_by: str
+    source: TilSource
+    text: str
+    tags: tuple[str, ...]
+    thread_ts: str | None = None
+    permalink: str | None = None
+
+
+def add_til(new: NewTil, *, session: Session) -> Til | None:
+    """Insert a TIL and its tags; None when that message is already stored (idempotent).
+
+    Runs in a savepoint so a duplicate leaves the caller's transaction usable.
+    """
+    til = Til(
+        team_id=new.team_id,
+        channel_id=new.channel_id,
+        message_ts=new.message_ts,
+        thread_ts=new.thread_ts,
+        author_id=new.author_id,
+        captured_by=new.captured_by,
+        source=new.source,
+        text=new.text,
+        permalink=new.permalink,
+    )
+    try:
+        with session.begin_nested():
+            session.add(til)
+            session.flush()
+    except IntegrityError:
+        return None
+    assert til.id is not None
+    _replace_tags(til, new.tags, session=session)
+    return til
+
+
+def get_til(til_id: int, *, session: Session) -> Til | None:
+    return session.get(Til, til_id)
+
+
+def get_til_by_message(
+    team_id: str, channel_id: str, message_ts: str, *, session: Session
+) -> Til | None:
+    return session.scalars(
+        select(Til).where(
+            Til.team_id == team_id, Til.channel_id == channel_id, Til.message_ts == message_ts
+        )
+    ).one_or_none()
+
+
+def update_til_text(til: Til, text_: str, tags: Iterable[str], *, session: Session) -> None:
+    til.text = text_
+    til.updated_at = utcnow()
+    session.add(til)
+    _replace_tags(til, tags, session=session)
+    session.flush()
+
+
+def set_til_message(til: Til, message_ts: str, permalink: str | None, *, session: Session) -> None:
+    til.message_ts = message_ts
+    til.permalink = permalink
+    session.add(til)
+    session.flush()
+
+
+def set_til_permalink(til: Til, permalink: str, *, session: Session) -> None:
+    til.permalink = permalink
+    session.add(til)
+    session.flush()
+
+
+def delete_til(til: Til, *, session: Session) -> None:
+    session.execute(delete(TilTag).where(TilTag.til_id == til.id))
+    session.delete(til)
+    session.flush()
+
+
+def list_tags(til_id: int, *, session: Session) -> list[str]:
+    return list(
+        session.scalars(select(TilTag.tag).where(TilTag.til_id == til_id).order_by(TilTag.tag))
+    )
+
+
+def count_tils(team_id: str, *, session: Session) -> int:
+    return session.scalars(
+        select(func.count()).select_from(Til).where(Til.team_id == team_id)
+    ).one()
+
+
+def search_tils(team_id: str, query: str, *, session: Session, limit: int = 5) -> list[Til]:
+    """The best matches for the words of `query`, all words required, best first.
+
+    SQLite uses FTS5 (bm25), PostgreSQL a tsvector (ts_rank); the words are extracted here, so
+    user input never reaches either query language as syntax.
+    """
+    words = _SEARCH_WORD.findall(query)[:MAX_SEARCH_WORDS]
+    if not words:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        match = " ".join('"' + word.replace('"', "") + '"' for word in words)
+        sql = text(
+            "SELECT til.id FROM til_fts JOIN til ON til.id = til_fts.rowid "
+            "WHERE til_fts MATCH :match AND til.team_id = :team_id "
+            "ORDER BY bm25(til_fts), til.id DESC LIMIT :limit"
+        ).bindparams(match=match, team_id=team_id, limit=limit)
+    else:
+        sql = text(
+            "SELECT id FROM til, plainto_tsquery('english', :words) AS query "
+            "WHERE team_id = :team_id AND search_vector @@ query "
+            "ORDER BY ts_rank(search_vector, query) DESC, id DESC LIMIT :limit"
+        ).bindparams(words=" ".join(words), team_id=team_id, limit=limit)
+    ids = [row[0] for row in session.execute(sql)]
+    tils = {til.id: til for til in session.scalars(select(Til).where(Til.id.in_(ids)))}
+    return [tils[til_id] for til_id in ids if til_id in tils]
+
+
+def iter_tils(
+    *, session: Session, team_id: str | None = None, batch_size: int = 500
+) -> Iterator[tuple[Til, list[str]]]:
+    """Every TIL with its tags, oldest first, fetched in batches so memory stays flat."""
+    last_id = 0
+    while True:
+        statement = select(Til).where(Til.id > last_id).order_by(Til.id).limit(batch_size)
+        if team_id is not None:
+            statement = statement.where(Til.team_id == team_id)
+        batch = list(session.scalars(statement))
+        if not batch:
+            return
+        tags: dict[int, list[str]] = {til.id: [] for til in batch}
+        rows = session.execute(
+            select(TilTag.til_id, TilTag.tag)
+            .where(TilTag.til_id.in_(list(tags)))
+            .order_by(TilTag.tag)
+        )
+        for til_id, tag in rows:
+            tags[til_id].append(tag)
+        for til in batch:
+            yield til, tags[til.id]
+        session.expunge_all()
+        last_id = batch[-1].id
+
+
+def _replace_tags(til: Til, tags: Iterable[str], *, session: Session) -> None:
+    session.execute(delete(TilTag).where(TilTag.til_id == til.id))
+    for tag in dict.fromkeys(tags):
+        session.add(TilTag(team_id=til.team_id, til_id=til.id, tag=tag))
+    session.flush()

@@ -1,0 +1,121 @@
+"""Fixtures that compose: database -> emulator -> settings -> app server -> a Slack user.
+
+The whole suite runs on SQLite and, when it is reachable, on PostgreSQL (a fresh schema per
+test). CI sets LEARNLOOP_REQUIRE_POSTGRES=1 so an unreachable PostgreSQL fails, not skips.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from bot.emulator import SlackEmulator
+from bot.serve import BackgroundServer, build_web_app
+from bot.settings import Settings
+from storage.db import create_db_engine, create_session_factory, upgrade
+
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+POSTGRES_URL = os.environ.get(
+    "DATABASE_URL_TEST", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+T = TypeVar("T")
+
+
+def _postgres_available() -> bool:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (OperationalError, ImportError):
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return _postgres_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path, postgres_available: bool
+) -> Iterator[str]:
+    """A fresh, empty database per test: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'learnloop.db'}"
+        return
+    if not postgres_available:
+        if os.environ.get("LEARNLOOP_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here but {POSTGRES_URL} is unreachable")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The test's own connection to the database, migrated like the app's."""
+    engine = create_db_engine(database_url, pool_size=2)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with create_session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def emulator() -> Iterator[SlackEmulator]:
+    with SlackEmulator(signing_secret=SIGNING_SECRET) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def settings(database_url: str, emulator: SlackEmulator) -> Settings:
+    return Settings(
+        slack_bot_token=emulator.bot_token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=emulator.api_url,
+        database_url=database_url,
+        worker_threads=4,
+    )
+
+
+@pytest.fixture
+def server(settings: Settings, emulator: SlackEmulator) -> Iterator[BackgroundServer]:
+    """LearnLoop on the production server stack, with Slack (the emulator) pointed at it."""
+    with BackgroundServer(build_web_app(settings)) as server:
+        emulator.request_url = server.request_url
+        yield server
+
+
+def eventually(check: Callable[[], T | None], *, timeout: float = 5.0, what: str) -> T:
+    """Poll, don't sleep: the first truthy result of check(), or fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)

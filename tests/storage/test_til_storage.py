@@ -1,0 +1,118 @@
+"""storage.til on a real database: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlmodel import Session
+
+from storage import til as til_store
+from storage.models import TilSource
+
+TEAM = "T1"
+OTHER_TEAM = "T2"
+
+
+def new_til(text: str, *, ts: str | None = "1700000000.000100", team: str = TEAM, tags=()):
+    return til_store.NewTil(
+        team_id=team,
+        channel_id="C1",
+        message_ts=ts,
+        author_id="U1",
+        captured_by="U1",
+        source=TilSource.KEYWORD,
+        text=text,
+        tags=tuple(tags),
+    )
+
+
+def test_same_message_is_stored_once(session: Session) -> None:
+    first = til_store.add_til(new_til("TIL one"), session=session)
+    again = til_store.add_til(new_til("TIL one, again"), session=session)
+    session.commit()
+    assert first is not None and again is None, "a second insert of one message must be a no-op"
+    assert til_store.count_tils(TEAM, session=session) == 1
+
+
+def test_duplicate_leaves_the_transaction_usable(session: Session) -> None:
+    til_store.add_til(new_til("TIL one"), session=session)
+    til_store.add_til(new_til("TIL dup"), session=session)
+    later = til_store.add_til(new_til("TIL two", ts="1700000000.000200"), session=session)
+    session.commit()
+    assert later is not None
+    assert til_store.count_tils(TEAM, session=session) == 2
+
+
+def test_tils_without_a_message_are_all_kept(session: Session) -> None:
+    for text in ("TIL a", "TIL b"):
+        assert til_store.add_til(new_til(text, ts=None), session=session) is not None
+    session.commit()
+    assert til_store.count_tils(TEAM, session=session) == 2
+
+
+def test_tags_are_stored_and_replaced_on_update(session: Session) -> None:
+    til = til_store.add_til(new_til("TIL x #python", tags=["python", "testing"]), session=session)
+    assert til is not None and til.id is not None
+    assert til_store.list_tags(til.id, session=session) == ["python", "testing"]
+    til_store.update_til_text(til, "TIL y #sql", ["sql"], session=session)
+    session.commit()
+    assert til_store.list_tags(til.id, session=session) == ["sql"]
+    assert til_store.get_til(til.id, session=session).text == "TIL y #sql"
+
+
+def test_timestamps_round_trip_as_utc(session: Session) -> None:
+    til = til_store.add_til(new_til("TIL time"), session=session)
+    session.commit()
+    session.expire_all()
+    loaded = til_store.get_til(til.id, session=session)
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.created_at.utcoffset() == UTC.utcoffset(None)
+
+
+def test_search_finds_all_words_in_the_team_only(session: Session) -> None:
+    til_store.add_til(new_til("TIL pytest fixtures compose nicely", ts="1.1"), session=session)
+    til_store.add_til(new_til("TIL fixtures in sopel are small", ts="1.2"), session=session)
+    til_store.add_til(
+        new_til("TIL pytest fixtures elsewhere", ts="1.3", team=OTHER_TEAM), session=session
+    )
+    session.commit()
+    found = til_store.search_tils(TEAM, "pytest fixtures", session=session)
+    assert [til.message_ts for til in found] == ["1.1"]
+    assert {til.message_ts for til in til_store.search_tils(TEAM, "fixtures", session=session)} == {
+        "1.1",
+        "1.2",
+    }
+
+
+def test_search_ignores_query_syntax_and_stems_words(session: Session) -> None:
+    til_store.add_til(new_til("TIL indexes speed up joins", ts="1.1"), session=session)
+    session.commit()
+    for query in ('index" OR "x', "indexes AND (", "NEAR(joins)", "*", "joins:"):
+        til_store.search_tils(TEAM, query, session=session)  # must not raise
+    assert til_store.search_tils(TEAM, "index", session=session), "stemming: index ~ indexes"
+    assert til_store.search_tils(TEAM, "?!", session=session) == []
+
+
+def test_search_follows_edits_and_deletes(session: Session) -> None:
+    til = til_store.add_til(new_til("TIL about kafka", ts="1.1"), session=session)
+    session.commit()
+    til_store.update_til_text(til, "TIL about rabbitmq", [], session=session)
+    session.commit()
+    assert til_store.search_tils(TEAM, "kafka", session=session) == []
+    assert til_store.search_tils(TEAM, "rabbitmq", session=session)
+    til_store.delete_til(til, session=session)
+    session.commit()
+    assert til_store.search_tils(TEAM, "rabbitmq", session=session) == []
+
+
+def test_iter_tils_streams_every_record_in_batches(session: Session) -> None:
+    for index in range(7):
+        til_store.add_til(
+            new_til(f"TIL {index}", ts=f"1.{index}", tags=[f"t{index}"]), session=session
+        )
+    til_store.add_til(new_til("TIL other", ts="2.0", team=OTHER_TEAM), session=session)
+    session.commit()
+    rows = list(til_store.iter_tils(session=session, team_id=TEAM, batch_size=3))
+    assert [til.text for til, _ in rows] == [f"TIL {index}" for index in range(7)]
+    assert [tags for _, tags in rows] == [[f"t{index}"] for index in range(7)]
+    assert len(list(til_store.iter_tils(session=session))) == 8
