@@ -25,8 +25,8 @@ def create_app(
     """
     load_messages()  # a broken prompts/*.yaml stops start-up, naming the file and field
     app = AsyncApp(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
+        # The client carries the bot token; Bolt reads it from there.
         client=client or create_async_web_client(settings.slack_bot_token, settings.slack_api_url),
         process_before_response=True,
         request_verification_enabled=False,

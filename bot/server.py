@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -47,12 +48,19 @@ def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
             return JSONResponse({"status": "ok", "database": "ok"})
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        # uvicorn has stopped taking requests and finished in-flight ones; now finish the
+        # follow-up work they started and release the database.
+        await run_in_threadpool(runtime.close)
+
     return Starlette(
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
-        on_shutdown=[runtime.close],
+        lifespan=lifespan,
     )
 
 

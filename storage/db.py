@@ -31,6 +31,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
@@ -38,6 +39,9 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions (see _begin_immediate); this also makes
+    # SAVEPOINTs work as documented.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -46,6 +50,15 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # and avoids an fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock when a transaction starts, waiting up to busy_timeout.
+
+    A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another connection wrote in between; starting IMMEDIATE makes it wait its turn instead.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: Engine) -> SessionFactory:

@@ -1,0 +1,173 @@
+"""`learnloop demo`: a scripted team conversation through the real app, over real HTTP,
+against the local Slack emulator, with a throwaway SQLite database. Prints a transcript."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+
+from bot import blocks
+from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, Delivery, SlackEmulator
+from bot.export import export_jsonl
+from bot.serve import BackgroundServer, build_web_app
+from bot.settings import Settings
+from storage.db import create_db_engine, create_session_factory, session_scope
+
+DEMO_SIGNING_SECRET = "demo-signing-secret"
+NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave"}
+
+
+class Transcript:
+    """Prints who said what, and what LearnLoop did in Slack in answer."""
+
+    def __init__(self, console: Console, emulator: SlackEmulator) -> None:
+        self.console = console
+        self.emulator = emulator
+        self.channel_name = "#" + emulator.channel(GENERAL).name
+
+    def step(self, title: str) -> None:
+        self.console.rule(f"[bold]{title}")
+
+    def says(self, user: str, text: str) -> None:
+        self.console.print(
+            f"[cyan]{NAMES[user]}[/] in {self.channel_name}: {text}", highlight=False
+        )
+
+    def bot(self, text: str, *, only_for: str | None = None) -> None:
+        audience = f" [dim](only visible to {NAMES[only_for]})[/]" if only_for else ""
+        self.console.print(f"  [green]LearnLoop[/]{audience}: {text}", highlight=False)
+
+    def ack(self, delivery: Delivery | None, user: str) -> None:
+        """Show an ephemeral slash-command answer (the HTTP body of the ack)."""
+        if delivery is None or not delivery.body:
+            return
+        reply: dict[str, Any] = delivery.json()
+        self.bot(blocks.plain_text(reply.get("blocks", [])) or reply.get("text", ""), only_for=user)
+
+    def wait(self, method: str, check: Callable[[ApiCall], bool] | None = None) -> ApiCall:
+        return self.emulator.wait_for_call(method, check, timeout=10)
+
+
+def run_demo(console: Console) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="learnloop-demo-") as folder,
+        SlackEmulator(signing_secret=DEMO_SIGNING_SECRET) as emulator,
+    ):
+        database_url = f"sqlite:///{Path(folder) / 'demo.db'}"
+        settings = Settings(
+            slack_bot_token=emulator.bot_token,
+            slack_signing_secret=DEMO_SIGNING_SECRET,
+            slack_api_url=emulator.api_url,
+            database_url=database_url,
+        )
+        with BackgroundServer(build_web_app(settings)) as server:
+            emulator.request_url = server.request_url
+            console.print(
+                Panel.fit(
+                    "LearnLoop demo: a real app server on "
+                    f"{server.url}, Slack played by the local emulator at {emulator.api_url}",
+                    title="LearnLoop",
+                )
+            )
+            _scenario(Transcript(console, emulator))
+        _report(console, database_url)
+
+
+def _scenario(show: Transcript) -> None:
+    emulator = show.emulator
+    show.step("1. A TIL posted as a plain message is kept and confirmed with :books:")
+    text = "TIL: `git worktree add ../hotfix main` checks out a second branch beside this one #git"
+    show.says(ALICE, text)
+    alice_ts, _ = emulator.post_message(ALICE, GENERAL, text)
+    show.wait("reactions.add", lambda call: call.params.get("timestamp") == alice_ts)
+    show.bot("reacted :books: to alice's message")
+
+    show.step("2. Slack retries the same delivery: LearnLoop stores it once")
+    event = {
+        "type": "message",
+        "channel": GENERAL,
+        "user": ALICE,
+        "text": text,
+        "ts": alice_ts,
+        "event_ts": alice_ts,
+        "channel_type": "channel",
+    }
+    retry = emulator.deliver_event(event, retry_num=1, retry_reason="http_timeout")
+    show.bot(f"answered the retry with HTTP {retry.status}, nothing new stored")
+
+    show.step("3. /til saves a TIL and shares it in the channel")
+    command_text = "Postgres 11+ adds a column with a constant default without rewriting #postgres"
+    show.says(BOB, f"/til {command_text}")
+    show.ack(emulator.slash_command(BOB, GENERAL, "/til", command_text), BOB)
+    posted = show.wait("chat.postMessage", lambda call: call.params.get("channel") == GENERAL)
+    show.bot(str(posted.params.get("text", "")))
+
+    show.step("4. Any message can be saved with the Save as TIL shortcut")
+    tip = "Pro tip: pytest's tmp_path fixture gives every test its own empty folder"
+    show.says(CAROL, tip)
+    carol_ts, _ = emulator.post_message(CAROL, GENERAL, tip)
+    show.console.print("[cyan]dave[/] uses ⋯ > Save as TIL on carol's message")
+    emulator.message_shortcut(DAVE, GENERAL, carol_ts, blocks.SAVE_TIL_SHORTCUT)
+    response = _wait_for_response(emulator)
+    show.bot(str(response.get("text", "")), only_for=DAVE)
+
+    show.step("5. Reacting with :bulb: saves someone else's message")
+    explain = "EXPLAIN (ANALYZE, BUFFERS) shows the real plan and the cache hits #postgres"
+    show.says(BOB, explain)
+    bob_ts, _ = emulator.post_message(BOB, GENERAL, explain)
+    show.console.print("[cyan]alice[/] reacts with :bulb:")
+    emulator.add_reaction(ALICE, GENERAL, bob_ts, "bulb")
+    show.wait("reactions.add", lambda call: call.params.get("timestamp") == bob_ts)
+    show.bot("reacted :books: to bob's message")
+
+    show.step("6. Edits and deletions stay in step")
+    edited = text + " #tooling"
+    show.console.print(f"[cyan]alice[/] edits her message to: {edited}", highlight=False)
+    emulator.edit_message(GENERAL, alice_ts, edited)
+    noise = "TIL the coffee machine on floor 3 is fixed"
+    show.says(DAVE, noise)
+    dave_ts, _ = emulator.post_message(DAVE, GENERAL, noise)
+    show.wait("reactions.add", lambda call: call.params.get("timestamp") == dave_ts)
+    show.console.print("[cyan]dave[/] deletes that message")
+    emulator.delete_message(GENERAL, dave_ts)
+
+    show.step("7. Finding it again")
+    for query in ("postgres", "worktree tooling"):
+        show.says(CAROL, f"/til search {query}")
+        show.ack(emulator.slash_command(CAROL, GENERAL, "/til", f"search {query}"), CAROL)
+
+
+def _wait_for_response(emulator: SlackEmulator, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not emulator.responses:
+        if time.monotonic() > deadline:
+            raise TimeoutError("LearnLoop never answered the shortcut through its response_url")
+        time.sleep(0.02)
+    return emulator.responses[-1]
+
+
+def _report(console: Console, database_url: str) -> None:
+    """What the database holds at the end, read back through the export path."""
+    exported = StringIO()
+    engine = create_db_engine(database_url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            total = export_jsonl(exported, session=session)
+    finally:
+        engine.dispose()
+    console.rule("[bold]What LearnLoop kept")
+    for line in exported.getvalue().splitlines():
+        record = json.loads(line)
+        tags = ", ".join(record["tags"]) or "-"
+        console.print(
+            f"• [{record['source']}] {record['text']}  [dim]tags: {tags}[/]", highlight=False
+        )
+    console.print(f"\n{total} TILs stored; `learnloop export` writes them as JSON lines.")
