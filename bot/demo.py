@@ -4,6 +4,8 @@ against the local Slack emulator, with a throwaway SQLite database. Prints a tra
 from __future__ import annotations
 
 import json
+import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from bot import blocks
@@ -23,6 +26,9 @@ from storage.db import create_db_engine, create_session_factory, session_scope
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
 NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave"}
+_USER_MENTION = re.compile(r"<@(U[A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_MENTION = re.compile(r"<#(C[A-Z0-9]+)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 
 
 class Transcript:
@@ -38,12 +44,20 @@ class Transcript:
 
     def says(self, user: str, text: str) -> None:
         self.console.print(
-            f"[cyan]{NAMES[user]}[/] in {self.channel_name}: {text}", highlight=False
+            f"[cyan]{NAMES[user]}[/] in {self.channel_name}: {escape(text)}", highlight=False
         )
 
     def bot(self, text: str, *, only_for: str | None = None) -> None:
         audience = f" [dim](only visible to {NAMES[only_for]})[/]" if only_for else ""
-        self.console.print(f"  [green]LearnLoop[/]{audience}: {text}", highlight=False)
+        self.console.print(
+            f"  [green]LearnLoop[/]{audience}: {escape(self.readable(text))}", highlight=False
+        )
+
+    def readable(self, mrkdwn: str) -> str:
+        """Slack markup as a person reads it: @alice, #general, link text (address)."""
+        mrkdwn = _USER_MENTION.sub(lambda m: "@" + NAMES.get(m[1], m[1]), mrkdwn)
+        mrkdwn = _CHANNEL_MENTION.sub(lambda m: "#" + self.emulator.channel(m[1]).name, mrkdwn)
+        return _LINK.sub(lambda m: f"{m[2]} ({m[1]})", mrkdwn)
 
     def ack(self, delivery: Delivery | None, user: str) -> None:
         """Show an ephemeral slash-command answer (the HTTP body of the ack)."""
@@ -57,6 +71,7 @@ class Transcript:
 
 
 def run_demo(console: Console) -> None:
+    logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
     with (
         tempfile.TemporaryDirectory(prefix="learnloop-demo-") as folder,
         SlackEmulator(signing_secret=DEMO_SIGNING_SECRET) as emulator,
@@ -168,6 +183,7 @@ def _report(console: Console, database_url: str) -> None:
         record = json.loads(line)
         tags = ", ".join(record["tags"]) or "-"
         console.print(
-            f"• [{record['source']}] {record['text']}  [dim]tags: {tags}[/]", highlight=False
+            f"• {escape(record['source'])}: {escape(record['text'])}  [dim]tags: {tags}[/]",
+            highlight=False,
         )
     console.print(f"\n{total} TILs stored; `learnloop export` writes them as JSON lines.")

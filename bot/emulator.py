@@ -53,7 +53,7 @@ RANDOM = "C0RANDOM"
 LEADS = "C0LEADS"
 
 DELIVERY_TIMEOUT = 10.0
-"""Seconds Slack waits for the app's answer; this emulator waits as long before giving up."""
+"""Seconds a delivery waits for the app's answer (Slack retries after 3 s; tests need slack)."""
 
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 _REACTION_NAME = re.compile(r"^[a-z0-9_+'\-]+(::skin-tone-[2-6])?$")
@@ -852,7 +852,8 @@ class SlackEmulator:
             elif failure is not None:
                 status = failure.status
                 if status == 429:
-                    headers["Retry-After"] = str(failure.retry_after or 1)
+                    retry_after = 1 if failure.retry_after is None else failure.retry_after
+                    headers["Retry-After"] = str(retry_after)
                     response = {"ok": False, "error": failure.error or "ratelimited"}
                 else:
                     response = {"ok": False, "error": failure.error or "fatal_error"}
