@@ -59,9 +59,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
 ) -> None:
     """Run the app: HTTP mode on /slack/events, or Socket Mode when SLACK_APP_TOKEN is set."""
+    settings = _settings(port)
     from bot.serve import run_http, run_socket_mode
 
-    settings = _settings(port)
     if settings.socket_mode:
         asyncio.run(run_socket_mode(settings))
     else:
@@ -122,4 +122,5 @@ def main() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     cli()

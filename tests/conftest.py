@@ -10,6 +10,8 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -46,15 +48,10 @@ def postgres_available() -> bool:
     return _postgres_available()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path, postgres_available: bool
-) -> Iterator[str]:
-    """A fresh, empty database per test: a SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'learnloop.db'}"
-        return
-    if not postgres_available:
+@contextmanager
+def fresh_postgres_schema(available: bool) -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped afterwards."""
+    if not available:
         if os.environ.get("LEARNLOOP_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required here but {POSTGRES_URL} is unreachable")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
@@ -63,10 +60,31 @@ def database_url(
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
+) -> Iterator[str]:
+    """A fresh, empty database per test: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'learnloop.db'}"
+        return
+    with fresh_postgres_schema(postgres_available) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_available: bool) -> Iterator[str]:
+    """For tests about PostgreSQL itself (a database server that can go away)."""
+    with fresh_postgres_schema(postgres_available) as url:
+        yield url
 
 
 @pytest.fixture
@@ -90,8 +108,8 @@ def emulator() -> Iterator[SlackEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def settings(database_url: str, emulator: SlackEmulator) -> Settings:
+def settings_for(emulator: SlackEmulator, database_url: str) -> Settings:
+    """Settings as an operator would write them, with Slack's Web API at the emulator."""
     return Settings(
         slack_bot_token=emulator.bot_token,
         slack_signing_secret=SIGNING_SECRET,
@@ -99,6 +117,11 @@ def settings(database_url: str, emulator: SlackEmulator) -> Settings:
         database_url=database_url,
         worker_threads=4,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, emulator: SlackEmulator) -> Settings:
+    return settings_for(emulator, database_url)
 
 
 @pytest.fixture

@@ -1,0 +1,123 @@
+"""The `learnloop` command as a user runs it: a subprocess with an environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.emulator import ALICE, BOB, GENERAL, SlackEmulator
+from bot.serve import BackgroundServer
+from tests.conftest import eventually
+
+LEARNLOOP = [sys.executable, "-m", "bot"]
+
+
+def learnloop(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [*LEARNLOOP, *args],
+        env=environ | env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "nope"}, "PORT"),
+    ],
+)
+def test_serve_with_a_bad_setting_prints_one_line_and_exits_2(
+    env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    result = learnloop("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_db_upgrade_is_idempotent_and_needs_no_slack_credentials(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'll.db'}"}
+    for _ in range(2):
+        result = learnloop("db", "upgrade", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ll.db").exists()
+
+
+def test_export_streams_every_til_as_json_lines(
+    server: BackgroundServer,
+    emulator: SlackEmulator,
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    ts, _ = emulator.post_message(ALICE, GENERAL, "TIL exports are JSON lines #data ✅")
+    emulator.slash_command(BOB, GENERAL, "/til", "portability matters #data")
+    eventually(lambda: emulator.calls_to("chat.postMessage"), what="the /til post")
+    result = learnloop(
+        "export", "--format", "jsonl", env={"DATABASE_URL": database_url}, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [record["type"] for record in records] == ["til", "til"]
+    first = records[0]
+    assert first["text"] == "TIL exports are JSON lines #data ✅" and first["message_ts"] == ts
+    assert first["tags"] == ["data"] and first["author_id"] == ALICE
+    assert first["created_at"].endswith("+00:00")
+    assert {record["source"] for record in records} == {"keyword", "command"}
+
+    other_team = learnloop(
+        "export", "--team", "T0OTHER", env={"DATABASE_URL": database_url}, cwd=tmp_path
+    )
+    assert other_team.returncode == 0 and other_team.stdout == ""
+    to_file = tmp_path / "out.jsonl"
+    learnloop("export", "--out", str(to_file), env={"DATABASE_URL": database_url}, cwd=tmp_path)
+    assert to_file.read_text(encoding="utf-8") == result.stdout
+
+
+def test_export_refuses_unknown_formats(tmp_path: Path) -> None:
+    result = learnloop("export", "--format", "xml", env={}, cwd=tmp_path)
+    assert result.returncode == 2 and "jsonl" in result.stderr
+
+
+def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) -> None:
+    result = learnloop(
+        "demo",
+        env={"SLACK_API_URL": "https://slack.invalid/api/", "COLUMNS": "300"},
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in (
+        "alice in #general: TIL:",
+        "reacted 📚 to alice's message",
+        "/til Postgres",
+        "(only visible to bob): 📚 Saved as a TIL · `#postgres`",
+        "(only visible to dave): 📚 Saved as a TIL.",
+        "reacted 📚 to bob's message",
+        "LearnLoop: 📚 *TIL* from @bob: Postgres",
+        "TILs matching *postgres*",
+        "4 TILs stored",
+    ):
+        assert expected in out, f"transcript should contain {expected!r}"
+    assert "coffee machine" not in out.split("What LearnLoop kept")[1], "deleted TIL must be gone"
+    assert list(tmp_path.iterdir()) == [], "the demo's database is throwaway"

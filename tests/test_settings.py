@@ -1,0 +1,58 @@
+"""Configuration: every problem is named in one line, with the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, Settings, SettingsError
+
+VALID = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "secret"}
+
+
+def test_defaults_apply_when_only_credentials_are_set() -> None:
+    settings = Settings.from_env(VALID)
+    assert settings.slack_api_url == DEFAULT_SLACK_API_URL
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.port == 3000 and settings.capture_emoji == "bulb"
+    assert not settings.socket_mode
+
+
+def test_values_are_read_and_normalised() -> None:
+    settings = Settings.from_env(
+        VALID
+        | {
+            "SLACK_API_URL": "http://127.0.0.1:9999/api",
+            "DATABASE_URL": "postgresql+psycopg://u@db:5432/learnloop",
+            "PORT": "8080",
+            "LEARNLOOP_CAPTURE_EMOJI": ":star:",
+            "SLACK_APP_TOKEN": "xapp-1-abc",
+        }
+    )
+    assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+    assert settings.port == 8080 and settings.capture_emoji == "star" and settings.socket_mode
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_SIGNING_SECRET": " "}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"LEARNLOOP_CAPTURE_EMOJI": "not an emoji!"}, "LEARNLOOP_CAPTURE_EMOJI"),
+        ({"LEARNLOOP_WORKER_THREADS": "0"}, "LEARNLOOP_WORKER_THREADS"),
+    ],
+)
+def test_bad_settings_name_the_variable(change: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(VALID | change)
+
+
+def test_secrets_are_not_shown_in_repr() -> None:
+    settings = Settings.from_env(VALID | {"SLACK_APP_TOKEN": "xapp-secret"})
+    assert "xoxb-1-2-abc" not in repr(settings) and "secret" not in repr(settings)
