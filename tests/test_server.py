@@ -19,6 +19,7 @@ from bot.emulator import ALICE, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
 from bot.server import signed_by_slack
 from storage.models import Til
+from tests.conftest import settings_for
 from tests.tcp_proxy import TcpProxy
 
 
@@ -183,15 +184,13 @@ def test_healthz_is_ok_when_the_database_answers(server: BackgroundServer) -> No
 
 
 def test_healthz_follows_the_database_going_away_and_coming_back(
-    settings: Settings, emulator: SlackEmulator, postgres_url: str
+    emulator: SlackEmulator, postgres_url: str
 ) -> None:
     url = make_url(postgres_url)
     with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         through_proxy = url.set(host="127.0.0.1", port=proxy.port)
-        proxied = replace(
-            settings, database_url=through_proxy.render_as_string(hide_password=False)
-        )
-        with BackgroundServer(build_web_app(proxied)) as server:
+        settings = settings_for(emulator, through_proxy.render_as_string(hide_password=False))
+        with BackgroundServer(build_web_app(settings)) as server:
             assert get(server.url + "/healthz")[0] == 200
             proxy.cut()
             status, body = get(server.url + "/healthz")
