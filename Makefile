@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint format run db-upgrade export clean
+.PHONY: install demo test lint format run db-upgrade export bench clean
 
 $(INSTALLED): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "LearnLoop needs Python 3.11 or newer (python3.11 on PATH)"; exit 1; }
@@ -24,6 +24,7 @@ demo: $(INSTALLED) ## A scripted team conversation through the real app, offline
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .
@@ -40,6 +41,9 @@ db-upgrade: $(INSTALLED)
 
 export: $(INSTALLED)
 	$(BIN)/learnloop export --format jsonl
+
+bench: $(INSTALLED) ## Cost per Slack request against a bare Bolt app (never part of `make test`)
+	$(BIN)/python -m bench.serve_stack
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -34,7 +34,7 @@ def build_web_app(settings: Settings) -> Starlette:
     return create_web_app(create_app(settings, runtime), runtime)
 
 
-def _server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
+def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     # uvloop + httptools: the pure-Python stack costs about three times more per request.
     return uvicorn.Config(
         app,
@@ -51,7 +51,7 @@ def _server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
 
 def run_http(settings: Settings, *, host: str) -> None:
     logger.info("LearnLoop listening on http://%s:%s%s", host, settings.port, EVENTS_PATH)
-    uvicorn.Server(_server_config(build_web_app(settings), host, settings.port)).run()
+    uvicorn.Server(server_config(build_web_app(settings), host, settings.port)).run()
 
 
 async def run_socket_mode(settings: Settings) -> None:
@@ -70,7 +70,7 @@ class BackgroundServer:
     """The real server stack on 127.0.0.1 in a thread; port 0 picks a free port."""
 
     def __init__(self, app: Starlette, *, port: int = 0) -> None:
-        self._server = uvicorn.Server(_server_config(app, "127.0.0.1", port))
+        self._server = uvicorn.Server(server_config(app, "127.0.0.1", port))
         self._thread = threading.Thread(target=self._server.run, name="learnloop-http", daemon=True)
 
     @property

@@ -145,9 +145,9 @@ def capture_reacted_message(
 def fetch_message(client: WebClient, channel_id: str, ts: str) -> dict[str, Any] | None:
     """One message by ts: top-level messages from history, thread replies from replies."""
     history = client.conversations_history(channel=channel_id, latest=ts, inclusive=True, limit=1)
-    for message in history.get("messages", []):
-        if message.get("ts") == ts:
-            return dict(message)
+    found = _with_ts(history.get("messages", []), ts)
+    if found is not None:
+        return found
     try:
         replies = client.conversations_replies(
             channel=channel_id, ts=ts, oldest=ts, latest=ts, inclusive=True
@@ -156,26 +156,28 @@ def fetch_message(client: WebClient, channel_id: str, ts: str) -> dict[str, Any]
         if error.response.get("error") == "thread_not_found":
             return None
         raise
-    for message in replies.get("messages", []):
-        if message.get("ts") == ts:
-            return dict(message)
-    return None
+    return _with_ts(replies.get("messages", []), ts)
 
 
-def confirm_capture(til_id: int, *, session: Session, client: WebClient) -> None:
-    """After the ack: mark the message with :books: and remember its permalink."""
-    til = til_store.get_til(til_id, session=session)
-    if til is None or til.message_ts is None:
-        return
+def _with_ts(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
+    return next((dict(message) for message in messages if message.get("ts") == ts), None)
+
+
+def confirm_capture(til: Til, *, session: Session, client: WebClient) -> None:
+    """After the ack: mark the message with :books: and remember its permalink.
+
+    Takes the captured row as it was stored, so no transaction (and, on SQLite, no write lock)
+    is held while Slack answers.
+    """
+    assert til.id is not None and til.message_ts is not None
     try:
         client.reactions_add(channel=til.channel_id, timestamp=til.message_ts, name=CONFIRM_EMOJI)
     except SlackApiError as error:
         if error.response.get("error") != "already_reacted":
             raise
-    if til.permalink is None:
-        permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=til.message_ts)
-        til_store.set_til_permalink(til, str(permalink["permalink"]), session=session)
-        session.commit()
+    permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=til.message_ts)
+    til_store.set_til_message(til.id, til.message_ts, str(permalink["permalink"]), session=session)
+    session.commit()
 
 
 def sync_edited_message(message: SlackMessage, *, session: Session) -> Capture | None:
@@ -232,18 +234,14 @@ def save_command_til(
     return til
 
 
-def share_command_til(
-    til_id: int, response_url: str, *, session: Session, client: WebClient
-) -> None:
+def share_command_til(til: Til, response_url: str, *, session: Session, client: WebClient) -> None:
     """Post a /til in its channel, attributed to its author, and link the TIL to that message.
 
     When Slack refuses (bot not in the channel, a DM it can't see), the TIL stays stored and
     the author is told why, privately, through the command's response_url.
     """
-    til = til_store.get_til(til_id, session=session)
-    if til is None or til.message_ts is not None:
-        return
-    tags = tuple(til_store.list_tags(til_id, session=session))
+    assert til.id is not None
+    tags = extract_tags(til.text)
     try:
         posted = client.chat_postMessage(
             channel=til.channel_id,
@@ -261,7 +259,7 @@ def share_command_til(
             text=blocks.plain_text(reply), blocks=reply, response_type="ephemeral"
         )
         return
-    til_store.set_til_message(til, message_ts, str(permalink["permalink"]), session=session)
+    til_store.set_til_message(til.id, message_ts, str(permalink["permalink"]), session=session)
     session.commit()
 
 

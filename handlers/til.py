@@ -92,7 +92,7 @@ async def handle_til_command(
         runtime.spawn(
             til.share_command_til,
             token=context.bot_token,
-            til_id=saved.id,
+            til=saved,
             response_url=command["response_url"],
         )
         reply = blocks.saved(extract_tags(text))
@@ -124,9 +124,7 @@ async def handle_save_til_shortcut(
 
 def _confirm_after_ack(context: AsyncBoltContext, capture: til.Capture | None) -> None:
     if capture is not None and capture.til is not None:
-        runtime_of(context).spawn(
-            til.confirm_capture, token=context.bot_token, til_id=capture.til.id
-        )
+        runtime_of(context).spawn(til.confirm_capture, token=context.bot_token, til=capture.til)
 
 
 def register(app: AsyncApp) -> None:

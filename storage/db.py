@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -26,9 +27,16 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
     """An engine tuned for a server: WAL and busy_timeout on SQLite, a sized pool on PostgreSQL."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
+        # One connection per process: SQLite has a single writer anyway, and threads queue for
+        # the pool (woken at once) instead of polling SQLite's lock with its busy handler,
+        # which sleeps up to 100 ms between tries. Other processes still wait on busy_timeout.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)

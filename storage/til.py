@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from storage.models import Til, TilSource, TilTag
 from storage.types import utcnow
@@ -68,7 +68,7 @@ def get_til(til_id: int, *, session: Session) -> Til | None:
 def get_til_by_message(
     team_id: str, channel_id: str, message_ts: str, *, session: Session
 ) -> Til | None:
-    return session.scalars(
+    return session.exec(
         select(Til).where(
             Til.team_id == team_id, Til.channel_id == channel_id, Til.message_ts == message_ts
         )
@@ -83,35 +83,27 @@ def update_til_text(til: Til, text_: str, tags: Iterable[str], *, session: Sessi
     session.flush()
 
 
-def set_til_message(til: Til, message_ts: str, permalink: str | None, *, session: Session) -> None:
-    til.message_ts = message_ts
-    til.permalink = permalink
-    session.add(til)
-    session.flush()
-
-
-def set_til_permalink(til: Til, permalink: str, *, session: Session) -> None:
-    til.permalink = permalink
-    session.add(til)
-    session.flush()
+def set_til_message(til_id: int, message_ts: str, permalink: str, *, session: Session) -> None:
+    """Link a TIL to its Slack message; a single UPDATE, no read first."""
+    session.execute(
+        update(Til).where(col(Til.id) == til_id).values(message_ts=message_ts, permalink=permalink)
+    )
 
 
 def delete_til(til: Til, *, session: Session) -> None:
-    session.execute(delete(TilTag).where(TilTag.til_id == til.id))
+    session.execute(delete(TilTag).where(col(TilTag.til_id) == til.id))
     session.delete(til)
     session.flush()
 
 
 def list_tags(til_id: int, *, session: Session) -> list[str]:
     return list(
-        session.scalars(select(TilTag.tag).where(TilTag.til_id == til_id).order_by(TilTag.tag))
+        session.exec(select(TilTag.tag).where(TilTag.til_id == til_id).order_by(col(TilTag.tag)))
     )
 
 
 def count_tils(team_id: str, *, session: Session) -> int:
-    return session.scalars(
-        select(func.count()).select_from(Til).where(Til.team_id == team_id)
-    ).one()
+    return session.exec(select(func.count()).select_from(Til).where(Til.team_id == team_id)).one()
 
 
 def search_tils(team_id: str, query: str, *, session: Session, limit: int = 5) -> list[Til]:
@@ -136,8 +128,8 @@ def search_tils(team_id: str, query: str, *, session: Session, limit: int = 5) -
             "WHERE team_id = :team_id AND search_vector @@ query "
             "ORDER BY ts_rank(search_vector, query) DESC, id DESC LIMIT :limit"
         ).bindparams(words=" ".join(words), team_id=team_id, limit=limit)
-    ids = [row[0] for row in session.execute(sql)]
-    tils = {til.id: til for til in session.scalars(select(Til).where(Til.id.in_(ids)))}
+    ids: list[int] = [row[0] for row in session.execute(sql)]
+    tils = {til.id: til for til in session.exec(select(Til).where(col(Til.id).in_(ids)))}
     return [tils[til_id] for til_id in ids if til_id in tils]
 
 
@@ -147,28 +139,29 @@ def iter_tils(
     """Every TIL with its tags, oldest first, fetched in batches so memory stays flat."""
     last_id = 0
     while True:
-        statement = select(Til).where(Til.id > last_id).order_by(Til.id).limit(batch_size)
+        statement = select(Til).where(col(Til.id) > last_id).order_by(col(Til.id)).limit(batch_size)
         if team_id is not None:
             statement = statement.where(Til.team_id == team_id)
-        batch = list(session.scalars(statement))
+        batch = list(session.exec(statement))
         if not batch:
             return
-        tags: dict[int, list[str]] = {til.id: [] for til in batch}
-        rows = session.execute(
+        tags: dict[int | None, list[str]] = {til.id: [] for til in batch}
+        rows = session.exec(
             select(TilTag.til_id, TilTag.tag)
-            .where(TilTag.til_id.in_(list(tags)))
-            .order_by(TilTag.tag)
+            .where(col(TilTag.til_id).in_(list(tags)))
+            .order_by(col(TilTag.tag))
         )
         for til_id, tag in rows:
             tags[til_id].append(tag)
         for til in batch:
             yield til, tags[til.id]
         session.expunge_all()
-        last_id = batch[-1].id
+        last_id = batch[-1].id or last_id
 
 
 def _replace_tags(til: Til, tags: Iterable[str], *, session: Session) -> None:
-    session.execute(delete(TilTag).where(TilTag.til_id == til.id))
+    assert til.id is not None
+    session.execute(delete(TilTag).where(col(TilTag.til_id) == til.id))
     for tag in dict.fromkeys(tags):
         session.add(TilTag(team_id=til.team_id, til_id=til.id, tag=tag))
     session.flush()

@@ -1,0 +1,293 @@
+"""Cost per Slack request: LearnLoop against a bare Bolt app on the same server stack, same run.
+
+The server under test runs in its own process pinned to core 0; this driver (and the Slack
+emulator it talks to) run on core 1. Requests are signed exactly as Slack signs them and sent
+over loopback by a fixed number of concurrent keep-alive connections for a fixed time.
+
+    .venv/bin/python -m bench.serve_stack [--seconds 5] [--concurrency 16] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+
+from bot.emulator import ALICE, GENERAL, SlackEmulator
+
+SIGNING_SECRET = "bench-signing-secret"
+RESULTS_DIR = Path(__file__).parent / "results"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Result:
+    server: str
+    scenario: str
+    requests: int
+    errors: int
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    server_cpu_us: float
+
+
+Body = tuple[bytes, str]  # body, content type
+
+
+def chatter(index: int) -> Body:
+    return _event(f"lunch at {index % 7}?", index)
+
+
+def til_message(index: int) -> Body:
+    return _event(f"TIL benchmark fact number {index} #bench", index)
+
+
+def til_command(index: int) -> Body:
+    form = {
+        "command": "/til",
+        "text": f"benchmarks measure {index} #bench",
+        "team_id": "T0LEARN01",
+        "channel_id": GENERAL,
+        "user_id": ALICE,
+        "response_url": "http://127.0.0.1:9/r",
+        "trigger_id": f"{index}.1.x",
+        "api_app_id": "A0LEARNAPP",
+    }
+    return urlencode(form).encode(), "application/x-www-form-urlencoded"
+
+
+def _event(text: str, index: int) -> Body:
+    ts = f"{1_800_000_000 + index}.{index % 1_000_000:06d}"
+    envelope = {
+        "type": "event_callback",
+        "team_id": "T0LEARN01",
+        "api_app_id": "A0LEARNAPP",
+        "event_id": f"Ev{index:010d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": "T0LEARN01", "user_id": "U0LEARNBOT", "is_bot": True}],
+        "event": {
+            "type": "message",
+            "channel": GENERAL,
+            "user": ALICE,
+            "text": text,
+            "ts": ts,
+            "event_ts": ts,
+            "channel_type": "channel",
+        },
+    }
+    return json.dumps(envelope).encode(), "application/json"
+
+
+SCENARIOS: dict[str, Callable[[int], Body]] = {
+    "chatter (ignored messages)": chatter,
+    "TIL message (stored)": til_message,
+    "/til command (stored)": til_command,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def drive(
+    url: str,
+    make: Callable[[int], Body],
+    emulator: SlackEmulator,
+    *,
+    seconds: float,
+    concurrency: int,
+    offset: int,
+) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(offset, offset + 10_000_000))
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                body, content_type = make(next(counter))
+                timestamp = str(int(time.time()))
+                headers = {
+                    "Content-Type": content_type,
+                    "X-Slack-Request-Timestamp": timestamp,
+                    "X-Slack-Signature": emulator.sign(body, timestamp),
+                }
+                started = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+def start_server(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    pin = ["taskset", "-c", "0"] if _has_taskset() else []
+    process = subprocess.Popen(
+        pin + command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{' '.join(command)} did not start")
+
+
+def _has_taskset() -> bool:
+    return subprocess.run(["which", "taskset"], capture_output=True).returncode == 0
+
+
+def measure(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    emulator: SlackEmulator,
+    args: argparse.Namespace,
+    scenarios: list[str],
+) -> list[Result]:
+    process = start_server(command, env, port)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    results = []
+    try:
+        # Warm up (imports, auth.test, connection pools) before measuring.
+        asyncio.run(drive(url, chatter, emulator, seconds=1, concurrency=4, offset=0))
+        for number, scenario in enumerate(scenarios, start=1):
+            before = cpu_seconds(process.pid)
+            latencies, errors = asyncio.run(
+                drive(
+                    url,
+                    SCENARIOS[scenario],
+                    emulator,
+                    seconds=args.seconds,
+                    concurrency=args.concurrency,
+                    offset=number * 10_000_000,
+                )
+            )
+            used = cpu_seconds(process.pid) - before
+            ordered = sorted(latencies)
+            results.append(
+                Result(
+                    server=name,
+                    scenario=scenario,
+                    requests=len(ordered),
+                    errors=errors,
+                    per_second=len(ordered) / args.seconds,
+                    p50_ms=statistics.median(ordered) * 1000,
+                    p95_ms=ordered[int(len(ordered) * 0.95)] * 1000,
+                    p99_ms=ordered[int(len(ordered) * 0.99)] * 1000,
+                    server_cpu_us=used / max(len(ordered), 1) * 1e6,
+                )
+            )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+        os.sched_setaffinity(0, {1})
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        SlackEmulator(signing_secret=SIGNING_SECRET, echo_bot_messages=False) as emulator,
+    ):
+        database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": emulator.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": emulator.api_url,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+        }
+        port = free_port()
+        env_port = {**env, "PORT": str(port)}
+        baseline = measure(
+            "bare Bolt",
+            [sys.executable, "-m", "bench.baseline_app"],
+            env_port,
+            port,
+            emulator,
+            args,
+            ["chatter (ignored messages)", "/til command (stored)"],
+        )
+        port = free_port()
+        learnloop = measure(
+            "LearnLoop",
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env,
+            port,
+            emulator,
+            args,
+            list(SCENARIOS),
+        )
+    report(baseline, learnloop, args, database_url.split(":")[0])
+
+
+def report(
+    baseline: list[Result], learnloop: list[Result], args: argparse.Namespace, database: str
+) -> None:
+    base_event, base_command = baseline
+    print(
+        f"\nconcurrency {args.concurrency}, {args.seconds:.0f} s per scenario, "
+        f"server pinned to core 0, database {database}\n"
+    )
+    header = (
+        f"{'server':<10} {'scenario':<28} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} "
+        f"{'p95 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'errors':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for result in [*baseline, *learnloop]:
+        reference = base_command if "command" in result.scenario else base_event
+        ratio = result.per_second / reference.per_second
+        print(
+            f"{result.server:<10} {result.scenario:<28} {result.per_second:>8.0f} {ratio:>6.2f} "
+            f"{result.p50_ms:>7.2f} {result.p95_ms:>7.2f} {result.p99_ms:>7.2f} "
+            f"{result.server_cpu_us:>10.0f} {result.errors:>6}"
+        )
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"serve_stack-{database}-{int(time.time())}.json"
+    out.write_text(json.dumps([asdict(result) for result in [*baseline, *learnloop]], indent=2))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
