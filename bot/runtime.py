@@ -26,7 +26,11 @@ T = TypeVar("T")
 
 
 class Runtime:
-    """Owns the engine, the session factory, one Web API client per token and the worker pool."""
+    """Owns the engine, the session factory, one Web API client per token and two worker pools.
+
+    Requests and follow-ups have separate pools: a backlog of follow-ups waiting on a slow or
+    rate-limited Slack never delays the work an acknowledgement waits for.
+    """
 
     def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
         self.settings = settings
@@ -34,12 +38,14 @@ class Runtime:
             settings.database_url, pool_size=settings.worker_threads
         )
         self.sessions: SessionFactory = create_session_factory(self.engine)
-        self._executor = ThreadPoolExecutor(
-            max_workers=settings.worker_threads, thread_name_prefix="learnloop-worker"
+        self._requests = ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="learnloop-request"
+        )
+        self._follow_ups = ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="learnloop-follow-up"
         )
         self._clients: dict[str, WebClient] = {}
         self._clients_lock = threading.Lock()
-        self._background: set[Future[Any]] = set()
 
     def client_for(self, token: str) -> WebClient:
         with self._clients_lock:
@@ -68,27 +74,27 @@ class Runtime:
         """Run a service on a worker thread and wait for it (the request waits: persist first)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, partial(self.call_sync, service, token=token, **kwargs)
+            self._requests, partial(self.call_sync, service, token=token, **kwargs)
         )
 
     def spawn(
         self, service: Callable[..., Any], /, *, token: str | None = None, **kwargs: Any
     ) -> None:
         """Run follow-up work (confirmations, permalinks) after the ack, logging any failure."""
-        future = self._executor.submit(self.call_sync, service, token=token, **kwargs)
-        self._background.add(future)
-        future.add_done_callback(self._finished)
-
-    def _finished(self, future: Future[Any]) -> None:
-        self._background.discard(future)
-        error = future.exception()
-        if error is not None:
-            logger.error("follow-up work failed", exc_info=error)
+        future = self._follow_ups.submit(self.call_sync, service, token=token, **kwargs)
+        future.add_done_callback(_log_failure)
 
     def close(self) -> None:
-        """Finish in-flight work, then release threads and connections."""
-        self._executor.shutdown(wait=True)
+        """Finish in-flight work and queued follow-ups, then release threads and connections."""
+        self._requests.shutdown(wait=True)
+        self._follow_ups.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _log_failure(future: Future[Any]) -> None:
+    error = future.exception()
+    if error is not None:
+        logger.error("follow-up work failed", exc_info=error)
 
 
 RUNTIME_KEY = "learnloop_runtime"

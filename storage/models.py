@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -18,6 +19,16 @@ class TilSource(StrEnum):
     COMMAND = "command"
     SHORTCUT = "shortcut"
     REACTION = "reaction"
+
+
+def _enum_of_values(enum: type[StrEnum]) -> sa.Enum:
+    """Store an enum's values ("keyword"), not its names, in a plain VARCHAR column."""
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class Til(SQLModel, table=True):
@@ -37,7 +48,7 @@ class Til(SQLModel, table=True):
     thread_ts: str | None = Field(default=None, max_length=32)
     author_id: str = Field(max_length=32)
     captured_by: str = Field(max_length=32)
-    source: TilSource = Field(max_length=16)
+    source: TilSource = Field(sa_type=_enum_of_values(TilSource))
     text: str = Field(sa_column=Column(Text, nullable=False))
     permalink: str | None = Field(default=None, max_length=512)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -59,3 +70,8 @@ class TilTag(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("til.id", ondelete="CASCADE"), nullable=False)
     )
     tag: str = Field(max_length=80)
+
+
+# The Core tables, for hot paths that skip the ORM.
+TIL_TABLE = SQLModel.metadata.tables[Til.__tablename__]
+TIL_TAG_TABLE = SQLModel.metadata.tables[TilTag.__tablename__]

@@ -7,11 +7,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from storage.models import Til, TilSource, TilTag
+from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilSource, TilTag
 from storage.types import utcnow
 
 _SEARCH_WORD = re.compile(r"\w+", re.UNICODE)
@@ -34,31 +35,43 @@ class NewTil:
     permalink: str | None = None
 
 
+# Built once: SQLAlchemy then reuses the compiled statement instead of rebuilding it per row.
+_INSERT_TIL = {
+    name: dialect_insert(TIL_TABLE)
+    .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "message_ts"])
+    .returning(TIL_TABLE.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_INSERT_TAG = insert(TIL_TAG_TABLE)
+
+
 def add_til(new: NewTil, *, session: Session) -> Til | None:
     """Insert a TIL and its tags; None when that message is already stored (idempotent).
 
-    Runs in a savepoint so a duplicate leaves the caller's transaction usable.
+    One INSERT ... ON CONFLICT DO NOTHING: a duplicate costs no exception and leaves the
+    caller's transaction usable. This is the ingestion hot path, so it skips the ORM's flush.
     """
-    til = Til(
-        team_id=new.team_id,
-        channel_id=new.channel_id,
-        message_ts=new.message_ts,
-        thread_ts=new.thread_ts,
-        author_id=new.author_id,
-        captured_by=new.captured_by,
-        source=new.source,
-        text=new.text,
-        permalink=new.permalink,
-    )
-    try:
-        with session.begin_nested():
-            session.add(til)
-            session.flush()
-    except IntegrityError:
+    now = utcnow()
+    values = {
+        "team_id": new.team_id,
+        "channel_id": new.channel_id,
+        "message_ts": new.message_ts,
+        "thread_ts": new.thread_ts,
+        "author_id": new.author_id,
+        "captured_by": new.captured_by,
+        "source": new.source,
+        "text": new.text,
+        "permalink": new.permalink,
+        "created_at": now,
+        "updated_at": now,
+    }
+    til_id = session.execute(
+        _INSERT_TIL[session.get_bind().dialect.name], values
+    ).scalar_one_or_none()
+    if til_id is None:
         return None
-    assert til.id is not None
-    _replace_tags(til, new.tags, session=session)
-    return til
+    _add_tags(new.team_id, til_id, new.tags, session=session)
+    return Til.model_validate({"id": til_id, **values})
 
 
 def get_til(til_id: int, *, session: Session) -> Til | None:
@@ -76,11 +89,13 @@ def get_til_by_message(
 
 
 def update_til_text(til: Til, text_: str, tags: Iterable[str], *, session: Session) -> None:
-    til.text = text_
-    til.updated_at = utcnow()
-    session.add(til)
-    _replace_tags(til, tags, session=session)
-    session.flush()
+    """New text and tags for a stored TIL (`til` as returned by add_til or a query)."""
+    assert til.id is not None
+    session.execute(
+        update(TIL_TABLE).where(TIL_TABLE.c.id == til.id).values(text=text_, updated_at=utcnow())
+    )
+    session.execute(delete(TIL_TAG_TABLE).where(TIL_TAG_TABLE.c.til_id == til.id))
+    _add_tags(til.team_id, til.id, tags, session=session)
 
 
 def set_til_message(til_id: int, message_ts: str, permalink: str, *, session: Session) -> None:
@@ -91,9 +106,8 @@ def set_til_message(til_id: int, message_ts: str, permalink: str, *, session: Se
 
 
 def delete_til(til: Til, *, session: Session) -> None:
-    session.execute(delete(TilTag).where(col(TilTag.til_id) == til.id))
-    session.delete(til)
-    session.flush()
+    """Remove a TIL; its tags go with it (ON DELETE CASCADE)."""
+    session.execute(delete(TIL_TABLE).where(TIL_TABLE.c.id == til.id))
 
 
 def list_tags(til_id: int, *, session: Session) -> list[str]:
@@ -159,9 +173,7 @@ def iter_tils(
         last_id = batch[-1].id or last_id
 
 
-def _replace_tags(til: Til, tags: Iterable[str], *, session: Session) -> None:
-    assert til.id is not None
-    session.execute(delete(TilTag).where(col(TilTag.til_id) == til.id))
-    for tag in dict.fromkeys(tags):
-        session.add(TilTag(team_id=til.team_id, til_id=til.id, tag=tag))
-    session.flush()
+def _add_tags(team_id: str, til_id: int, tags: Iterable[str], *, session: Session) -> None:
+    rows = [{"team_id": team_id, "til_id": til_id, "tag": tag} for tag in dict.fromkeys(tags)]
+    if rows:
+        session.execute(_INSERT_TAG, rows)

@@ -105,6 +105,14 @@ def test_search_follows_edits_and_deletes(session: Session) -> None:
     assert til_store.search_tils(TEAM, "rabbitmq", session=session) == []
 
 
+def test_deleting_a_til_deletes_its_tags(session: Session) -> None:
+    til = til_store.add_til(new_til("TIL x #a #b", tags=["a", "b"]), session=session)
+    session.commit()
+    til_store.delete_til(til, session=session)
+    session.commit()
+    assert til_store.list_tags(til.id, session=session) == []
+
+
 def test_iter_tils_streams_every_record_in_batches(session: Session) -> None:
     for index in range(7):
         til_store.add_til(
