@@ -2,13 +2,17 @@
 
 It keeps the workspace state the way Slack does, records every Web API call, can be told to fail
 a method, and delivers signed Events API, slash command and interactivity requests to the app's
-Request URL in Slack's own formats, so the app never knows it is not talking to Slack. Tests,
-``learnloop demo``, benchmarks and the sandbox share it. Standard library only.
+Request URL in Slack's own formats, so the app never knows it is not talking to Slack. With
+``socket_mode`` on it is a Socket Mode peer instead: ``apps.connections.open`` hands out a
+single-use WebSocket URL on the same server and every delivery travels as an envelope over that
+socket, answered by the app's ack. Tests, ``learnloop demo``, benchmarks and the sandbox share
+it. Standard library only.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -17,6 +21,7 @@ import logging
 import queue
 import re
 import secrets
+import socket
 import threading
 import time
 import urllib.error
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +43,8 @@ TEAM_ID = "T0LEARN01"
 TEAM_DOMAIN = "learnloop-demo"
 TEAM_NAME = "LearnLoop Demo"
 BOT_TOKEN = "xoxb-emulator-token"
+APP_TOKEN = "xapp-1-A0LEARNAPP-emulator"
+"""The app-level token; only ``apps.connections.open`` accepts it, as in Slack."""
 BOT_USER_ID = "U0LEARNBOT"
 BOT_ID = "B0LEARNBOT"
 APP_ID = "A0LEARNAPP"
@@ -53,13 +61,19 @@ RANDOM = "C0RANDOM"
 LEADS = "C0LEADS"
 
 DELIVERY_TIMEOUT = 10.0
-"""Seconds a delivery waits for the app's answer (Slack retries after 3 s; tests need slack)."""
+"""Seconds a delivery waits for the app's answer (Slack retries after 3 s; tests need slack).
+
+In Socket Mode it bounds both the wait for a connected client and the wait for the ack."""
 
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 _REACTION_NAME = re.compile(r"^[a-z0-9_+'\-]+(::skin-tone-[2-6])?$")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # The app is local: never route deliveries through a proxy taken from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+"""Methods that take the app-level token; every other method takes the bot token."""
+_INTERACTIVE_WITH_RESPONSE = frozenset({"view_submission", "block_suggestion"})
+"""Interactive payloads whose ack may carry a response (response_action, options)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,8 @@ class Message:
 
 
 class DeliveryError(RuntimeError):
-    """The app's Request URL could not be reached (refused, timed out, bad address)."""
+    """The app could not be reached: its Request URL refused, timed out or was a bad address,
+    or, in Socket Mode, no client was connected or the envelope was not acked in time."""
 
 
 class _ApiError(Exception):
@@ -150,6 +165,23 @@ class _ResponseTarget:
     message_ts: str | None = None
 
 
+@dataclass
+class _PendingAck:
+    """An envelope sent over ``link``, waiting for the app's ack."""
+
+    link: _SocketLink
+    acked: bool = False
+    payload: Any = None
+
+
+class _ProtocolError(Exception):
+    """The client broke RFC 6455; the link closes with ``code``."""
+
+    def __init__(self, message: str, code: int = 1002) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 _Echoes = list[dict[str, Any]]
 
 
@@ -170,9 +202,12 @@ class SlackEmulator:
         port: int = 0,
         echo_bot_messages: bool = True,
         seed: bool = True,
+        app_token: str = APP_TOKEN,
+        socket_mode: bool = False,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -183,6 +218,8 @@ class SlackEmulator:
         self.verification_token = VERIFICATION_TOKEN
         self.request_url: str | None = None
         """The app's Request URL (``http://127.0.0.1:3000/slack/events``); set before delivering."""
+        self.socket_mode = socket_mode
+        """Deliver over the app's Socket Mode connection instead of POSTing to request_url."""
 
         self._requested_port = port
         self._lock = threading.RLock()
@@ -211,6 +248,12 @@ class SlackEmulator:
         self._stopping = threading.Event()
         self._pending_echoes: _Echoes = []
         """Echoes the running Web API method produced; sent once it has answered."""
+        self._tickets: set[str] = set()
+        self._links: list[_SocketLink] = []
+        """Socket Mode connections whose threads are running, open or closing."""
+        self._acks: dict[str, _PendingAck] = {}
+        self._link_changed = threading.Condition(self._lock)
+        """Notified when a link opens or closes, an ack arrives, or the emulator stops."""
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -233,6 +276,7 @@ class SlackEmulator:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "team.info": self._team_info,
+            "apps.connections.open": self._apps_connections_open,
         }
         self.add_user(User(bot_user_id, BOT_NAME, "LearnLoop", is_bot=True))
         if seed:
@@ -274,19 +318,36 @@ class SlackEmulator:
         return self
 
     def stop(self) -> None:
-        """Drop undelivered echoes, shut the server and join its threads."""
-        self._stopping.set()
+        """Drop undelivered echoes, shut the server, close Socket Mode links and join threads."""
+        with self._lock:
+            self._stopping.set()
+            self._tickets.clear()
+            self._link_changed.notify_all()  # deliveries waiting for a client or an ack give up
         if self._worker is not None:
             self._outbox.put(None)
             self._worker.join(timeout=DELIVERY_TIMEOUT + 1)
             self._worker = None
         if self._server is not None:
+            # Stop accepting first, so a client that reconnects on close finds nobody listening.
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self._close_links()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+    def _close_links(self) -> None:
+        with self._lock:
+            links = list(self._links)
+        for link in links:
+            link.close(_CLOSE_GOING_AWAY)
+        deadline = time.monotonic() + 2.0
+        for link in links:
+            link.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if link.thread.is_alive():  # the client never answered the close frame
+                link.abort()
+                link.thread.join(timeout=2.0)
 
     def __enter__(self) -> SlackEmulator:
         return self.start()
@@ -410,6 +471,15 @@ class SlackEmulator:
                     f"expected a call to {method} within {timeout}s; calls seen: {seen or 'none'}"
                 )
             time.sleep(0.01)
+
+    def wait_for_socket(self, timeout: float = 10.0) -> None:
+        """Return once a Socket Mode client is connected; AssertionError after ``timeout``."""
+        with self._lock:
+            if not self._link_changed.wait_for(self._open_link_or_none, timeout=timeout):
+                raise AssertionError(
+                    f"expected a Socket Mode client to connect within {timeout}s; "
+                    "call apps.connections.open with the app token and open its URL"
+                )
 
     @property
     def responses(self) -> list[dict[str, Any]]:
@@ -581,8 +651,11 @@ class SlackEmulator:
                 "response_url": self._new_response_url(target),
                 "trigger_id": self._new_trigger_id(user),
             }
-        body = urlencode(form).encode()
-        delivery = self.deliver(body, content_type="application/x-www-form-urlencoded")
+        if self.socket_mode:
+            delivery = self._deliver_socket("slash_commands", form, accepts_response_payload=True)
+        else:
+            body = urlencode(form).encode()
+            delivery = self.deliver(body, content_type="application/x-www-form-urlencoded")
         if 200 <= delivery.status < 300 and delivery.body.strip():
             try:
                 answer = json.loads(delivery.body)
@@ -722,7 +795,8 @@ class SlackEmulator:
         """Deliver ``event`` in an event_callback envelope.
 
         A retry (``retry_num`` set) of an event delivered before reuses its event_id and
-        event_time, as Slack's re-deliveries do.
+        event_time, as Slack's re-deliveries do. In Socket Mode the retry travels as the
+        envelope's ``retry_attempt`` and ``retry_reason`` instead of headers.
         """
         with self._lock:
             key = json.dumps(event, sort_keys=True, default=str)
@@ -760,6 +834,14 @@ class SlackEmulator:
                 "event_context": "4-" + _b64(json.dumps(context, separators=(",", ":"))),
             }
             self._last_envelope = copy.deepcopy(envelope)
+        if self.socket_mode:
+            return self._deliver_socket(
+                "events_api",
+                envelope,
+                accepts_response_payload=False,
+                retry_attempt=retry_num if retry_num is not None else 0,
+                retry_reason=retry_reason if retry_num is not None else "",
+            )
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
@@ -776,7 +858,10 @@ class SlackEmulator:
         extra_headers: dict[str, str] | None = None,
     ) -> Delivery:
         """POST ``body`` to request_url, signed over ``timestamp`` (default now) unless
-        ``signature`` is given; for negative tests (stale timestamp, forged signature)."""
+        ``signature`` is given; for negative tests (stale timestamp, forged signature).
+
+        Always HTTP, whatever ``socket_mode`` says: it sends raw bytes, which Socket Mode has no
+        place for."""
         url = self.request_url
         if not url:
             raise RuntimeError("request_url is not set: point it at the app's Request URL first")
@@ -808,8 +893,78 @@ class SlackEmulator:
         return f"v0={digest}"
 
     def _deliver_payload(self, payload: dict[str, Any]) -> Delivery:
+        if self.socket_mode:
+            answerable = payload.get("type") in _INTERACTIVE_WITH_RESPONSE
+            return self._deliver_socket("interactive", payload, accepts_response_payload=answerable)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.deliver(body, content_type="application/x-www-form-urlencoded")
+
+    def _deliver_socket(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool,
+        retry_attempt: int | None = None,
+        retry_reason: str | None = None,
+    ) -> Delivery:
+        """Send ``payload`` in a Socket Mode envelope and wait for the app's ack.
+
+        The ack's payload (a slash command's answer, a response_action) becomes the body, so
+        the Delivery reads like the HTTP answer would.
+        """
+        envelope_id = str(uuid.uuid4())
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": kind,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if retry_attempt is not None:
+            envelope.update({"retry_attempt": retry_attempt, "retry_reason": retry_reason or ""})
+        timeout = DELIVERY_TIMEOUT
+        with self._lock:
+            self._link_changed.wait_for(
+                lambda: self._stopping.is_set() or self._open_link_or_none(), timeout=timeout
+            )
+            link = None if self._stopping.is_set() else self._open_link_or_none()
+            if link is None:
+                raise DeliveryError(
+                    f"no Socket Mode client connected within {timeout:g}s "
+                    f"to take the {kind} envelope {envelope_id}"
+                )
+            pending = _PendingAck(link)
+            self._acks[envelope_id] = pending
+        try:
+            try:
+                link.send_text(json.dumps(envelope))
+            except OSError as exc:
+                raise DeliveryError(
+                    f"could not send the {kind} envelope {envelope_id} over Socket Mode: {exc}"
+                ) from exc
+            with self._lock:
+                self._link_changed.wait_for(
+                    lambda: pending.acked or not link.open or self._stopping.is_set(),
+                    timeout=timeout,
+                )
+                if not pending.acked:
+                    if self._stopping.is_set():
+                        reason = "the emulator stopped"
+                    elif not link.open:
+                        reason = "the Socket Mode connection closed"
+                    else:
+                        reason = f"no ack within {timeout:g}s"
+                    raise DeliveryError(
+                        f"the app did not acknowledge the {kind} envelope {envelope_id}: {reason}"
+                    )
+        finally:
+            with self._lock:
+                self._acks.pop(envelope_id, None)
+        body = "" if pending.payload is None else json.dumps(pending.payload)
+        delivery = Delivery(200, body, {})
+        with self._lock:
+            self._deliveries.append(delivery)
+        return delivery
 
     def _enqueue(self, events: _Echoes) -> None:
         for event in events:
@@ -818,13 +973,15 @@ class SlackEmulator:
     def _run_outbox(self) -> None:
         """Deliver bot-message echoes one by one; a failure is recorded, never raised."""
         while (event := self._outbox.get()) is not None:
-            if self._stopping.is_set() or not self.request_url:
+            if self._stopping.is_set() or not (self.socket_mode or self.request_url):
                 continue
             try:
                 delivery = self.deliver_event(event)
             except Exception as exc:  # a background thread has nobody to raise to
-                with self._lock:
-                    self._errors.append(f"echo of {event.get('ts')} failed: {exc}")
+                # A socket delivery that stop() cut short is no failure of the app.
+                if not (self.socket_mode and self._stopping.is_set()):
+                    with self._lock:
+                        self._errors.append(f"echo of {event.get('ts')} failed: {exc}")
                 continue
             if not 200 <= delivery.status < 300:
                 with self._lock:
@@ -861,8 +1018,12 @@ class SlackEmulator:
                 response = {"ok": False, "error": "unknown_method", "req_method": method}
             elif not token:
                 response = {"ok": False, "error": "not_authed"}
-            elif token != self.bot_token:
-                response = {"ok": False, "error": "invalid_auth"}
+            elif token != self._token_for(method):
+                other_kind = token in (self.bot_token, self.app_token)
+                response = {
+                    "ok": False,
+                    "error": "not_allowed_token_type" if other_kind else "invalid_auth",
+                }
             else:
                 self._pending_echoes = echoes
                 try:
@@ -924,6 +1085,78 @@ class SlackEmulator:
             ephemeral_to=target.user,
         )
         return []
+
+    # -- Socket Mode (links run on their request handler's thread) --------------------------
+
+    def _token_for(self, method: str) -> str:
+        return self.app_token if method in _APP_TOKEN_METHODS else self.bot_token
+
+    def _take_ticket(self, ticket: str) -> bool:
+        """Spend a ticket from apps.connections.open; each opens one connection."""
+        with self._lock:
+            if ticket not in self._tickets:
+                return False
+            self._tickets.remove(ticket)
+            return True
+
+    def _open_link_or_none(self) -> _SocketLink | None:
+        """The newest open link, which takes the next envelope (call with the lock held)."""
+        return next((link for link in reversed(self._links) if link.open), None)
+
+    def _serve_link(self, link: _SocketLink) -> None:
+        """Greet the client, then read its frames until it or stop() closes the link."""
+        with self._lock:
+            if self._stopping.is_set():
+                link.close(_CLOSE_GOING_AWAY)
+                return
+            self._links.append(link)
+            connections = 1 + sum(1 for other in self._links if other.open)
+        hello = {
+            "type": "hello",
+            "num_connections": connections,
+            "debug_info": {
+                "host": "applink-emulator",
+                "build_number": 1,
+                "approximate_connection_time": 18060,
+            },
+            "connection_info": {"app_id": self.app_id},
+        }
+        try:
+            link.send_text(json.dumps(hello))
+            with self._lock:
+                link.open = True
+                self._link_changed.notify_all()
+            while (text := link.receive_text()) is not None:
+                self._on_link_text(text)
+        except _ProtocolError as exc:
+            with self._lock:
+                self._errors.append(f"Socket Mode client broke the protocol: {exc}")
+            link.close(exc.code)
+        except OSError:  # the client went away without a close frame: it will reconnect
+            pass
+        finally:
+            with self._lock:
+                link.open = False
+                self._links.remove(link)
+                self._link_changed.notify_all()
+
+    def _on_link_text(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("envelope_id"), str):
+            with self._lock:
+                self._errors.append(f"Socket Mode client sent something not an ack: {text[:80]}")
+            return
+        with self._lock:
+            pending = self._acks.get(message["envelope_id"])
+            if pending is None:  # a late ack for an envelope already given up on
+                logger.info("ignoring an ack for unknown envelope %s", message["envelope_id"])
+                return
+            pending.acked = True
+            pending.payload = message.get("payload")
+            self._link_changed.notify_all()
 
     # -- Web API methods (run under the lock; raise _ApiError for Slack's errors) ----------
 
@@ -1164,6 +1397,12 @@ class SlackEmulator:
         if params.get("hash") and params["hash"] != self._views[view_id]["hash"]:
             raise _ApiError("hash_conflict")
         return {"view": copy.deepcopy(self._store_view(_view_param(params), view_id=view_id))}
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        ticket = str(uuid.uuid4())
+        self._tickets.add(ticket)
+        query = urlencode({"ticket": ticket, "app_id": self.app_id})
+        return {"url": f"ws://{self.host}:{self.port}/link/?{query}"}
 
     def _team_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1476,12 +1715,17 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes /api/<method> to the Web API and /response/<id> to response_url handling."""
+    """Routes /api/<method> to the Web API, /response/<id> to response_url handling and a
+    WebSocket upgrade of /link/ to Socket Mode."""
 
     server: _Server
 
     def do_GET(self) -> None:
-        self._dispatch(b"")
+        url = urlsplit(self.path)
+        if url.path in ("/link", "/link/") and "websocket" in _tokens(self.headers["Upgrade"]):
+            self._open_link(url.query)
+        else:
+            self._dispatch(b"")
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -1512,22 +1756,205 @@ class _Handler(BaseHTTPRequestHandler):
             with emulator._lock:
                 emulator._errors.append(f"{self.path} failed: {exc!r}")
             status, payload = 500, {"ok": False, "error": "fatal_error"}
+        self._answer(status, payload, headers)
+        emulator._enqueue(echoes)  # after answering, so the Web API call returns first
+
+    def _answer(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
+        for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
-        emulator._enqueue(echoes)  # after answering, so the Web API call returns first
+
+    def _open_link(self, query: str) -> None:
+        """The RFC 6455 opening handshake for a ticket from apps.connections.open, then the link
+        lives on this thread until either side closes it."""
+        self.close_connection = True
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        if (
+            self.headers.get("Sec-WebSocket-Version") != "13"
+            or "upgrade" not in _tokens(self.headers["Connection"])
+            or not _valid_websocket_key(key)
+        ):
+            self._answer(400, {"ok": False, "error": "invalid_websocket_handshake"})
+            return
+        ticket = parse_qs(query).get("ticket", [""])[-1]
+        if not self.server.emulator._take_ticket(ticket):
+            # Slack does not document this answer; a refused upgrade is what clients can handle.
+            self._answer(401, {"ok": False, "error": "invalid_ticket"})
+            return
+        threading.current_thread().name = "slack-emulator-socket"
+        self.protocol_version = "HTTP/1.1"  # a 101 must not claim HTTP/1.0
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", _websocket_accept(key))
+        self.end_headers()
+        self.server.emulator._serve_link(_SocketLink(self.connection, self.rfile))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging; calls are recorded on the emulator instead."""
 
 
+_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_OP_CONTINUATION, _OP_TEXT, _OP_BINARY = 0x0, 0x1, 0x2
+_OP_CLOSE, _OP_PING, _OP_PONG = 0x8, 0x9, 0xA
+_CLOSE_NORMAL, _CLOSE_GOING_AWAY, _CLOSE_TOO_BIG = 1000, 1001, 1009
+_MAX_MESSAGE = 16 * 1024 * 1024
+
+
+class _SocketLink:
+    """The server side of one RFC 6455 WebSocket, on a request handler's socket.
+
+    Only the handler's thread reads; any thread may send (envelopes, pongs, close frames).
+    """
+
+    def __init__(self, sock: socket.socket, rfile: BufferedIOBase) -> None:
+        self.sock = sock
+        self.rfile = rfile
+        self.thread = threading.current_thread()
+        self.open = False
+        """Hello sent and the link not yet ended; changed under the emulator's lock."""
+        self._send_lock = threading.Lock()
+        self._close_sent = False
+
+    def send_text(self, text: str) -> None:
+        self._send(_OP_TEXT, text.encode())
+
+    def close(self, code: int = _CLOSE_NORMAL) -> None:
+        """Send a close frame once; the reader ends when the client answers it."""
+        try:
+            self._send(_OP_CLOSE, code.to_bytes(2, "big"))
+        except OSError:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the TCP connection, which ends a read blocked on it."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def receive_text(self) -> str | None:
+        """The next text message, answering pings and close frames; None once closed."""
+        while True:
+            message = self._receive_message()
+            if message is None:
+                return None
+            opcode, data = message
+            if opcode == _OP_TEXT:
+                try:
+                    return data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _ProtocolError("a text message that is not UTF-8", 1007) from None
+            # Socket Mode has no use for binary messages; ignore them as Slack does.
+
+    def _receive_message(self) -> tuple[int, bytes] | None:
+        opcode: int | None = None
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            fin, frame_opcode, payload = self._read_frame()
+            if frame_opcode == _OP_CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else _CLOSE_NORMAL
+                self.close(code)  # echo the client's code, as RFC 6455 asks
+                return None
+            if frame_opcode == _OP_PING:
+                self._send(_OP_PONG, payload)
+                continue
+            if frame_opcode == _OP_PONG:
+                continue
+            if frame_opcode == _OP_CONTINUATION:
+                if opcode is None:
+                    raise _ProtocolError("a continuation frame with nothing to continue")
+            elif frame_opcode in (_OP_TEXT, _OP_BINARY):
+                if opcode is not None:
+                    raise _ProtocolError("a new message inside a fragmented one")
+                opcode = frame_opcode
+            else:
+                raise _ProtocolError(f"unknown opcode {frame_opcode:#x}")
+            size += len(payload)
+            if size > _MAX_MESSAGE:
+                raise _ProtocolError("a message over 16 MiB", _CLOSE_TOO_BIG)
+            parts.append(payload)
+            if fin:
+                return opcode, b"".join(parts)
+
+    def _read_frame(self) -> tuple[bool, int, bytes]:
+        first, second = self._read_exactly(2)
+        fin, opcode = bool(first & 0x80), first & 0x0F
+        if first & 0x70:
+            raise _ProtocolError("reserved bits set without a negotiated extension")
+        if not second & 0x80:
+            raise _ProtocolError("an unmasked client frame")
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._read_exactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read_exactly(8), "big")
+        if opcode >= _OP_CLOSE and (length > 125 or not fin):
+            raise _ProtocolError("a control frame that is fragmented or over 125 bytes")
+        if length > _MAX_MESSAGE:
+            raise _ProtocolError("a frame over 16 MiB", _CLOSE_TOO_BIG)
+        mask = self._read_exactly(4)
+        return fin, opcode, _unmask(self._read_exactly(length), mask)
+
+    def _read_exactly(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.rfile.read(size - len(data))
+            if not chunk:
+                raise ConnectionResetError("the Socket Mode client closed the connection")
+            data += chunk
+        return data
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        size = len(payload)
+        if size < 126:
+            header = bytes([0x80 | opcode, size])
+        elif size < 1 << 16:
+            header = bytes([0x80 | opcode, 126]) + size.to_bytes(2, "big")
+        else:
+            header = bytes([0x80 | opcode, 127]) + size.to_bytes(8, "big")
+        with self._send_lock:
+            if self._close_sent:  # nothing may follow a close frame
+                if opcode == _OP_CLOSE:
+                    return
+                raise ConnectionError("the Socket Mode link is closing")
+            self._close_sent = opcode == _OP_CLOSE
+            self.sock.sendall(header + payload)
+
+
 # -- pure helpers ----------------------------------------------------------------------------
+
+
+def _tokens(header: str | None) -> set[str]:
+    """The comma-separated, case-insensitive tokens of a header such as Connection."""
+    return {part.strip().lower() for part in (header or "").split(",")}
+
+
+def _valid_websocket_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:
+        return False
+
+
+def _websocket_accept(key: str) -> str:
+    digest = hashlib.sha1((key + _WEBSOCKET_GUID).encode()).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _unmask(data: bytes, mask: bytes) -> bytes:
+    if not data:
+        return data
+    size = len(data)
+    key = (mask * (size // 4 + 1))[:size]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
 
 
 def _parse_params(query: str, body: bytes, content_type: str) -> dict[str, Any]:

@@ -18,12 +18,13 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.emulator import SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
 from storage.db import create_db_engine, create_session_factory, upgrade
+from storage.models import Til
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 POSTGRES_URL = os.environ.get(
@@ -130,6 +131,12 @@ def server(settings: Settings, emulator: SlackEmulator) -> Iterator[BackgroundSe
     with BackgroundServer(build_web_app(settings)) as server:
         emulator.request_url = server.request_url
         yield server
+
+
+def stored_tils(engine: Engine) -> list[Til]:
+    """What the database holds, read through the test's own connection."""
+    with Session(engine) as session:
+        return list(session.exec(select(Til).order_by(col(Til.id))))
 
 
 def eventually(check: Callable[[], T | None], *, timeout: float = 5.0, what: str) -> T:

@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
 from bot.emulator import ALICE, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
-from storage.models import Til
-from tests.conftest import settings_for
+from tests.conftest import settings_for, stored_tils
 from tests.tcp_proxy import TcpProxy
 
 
@@ -42,11 +40,6 @@ def direct_engine(postgres_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def til_count(engine: Engine) -> int:
-    with Session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Til)) or 0
-
-
 def test_til_event_during_an_outage_gets_5xx_and_its_retry_is_stored_once(
     app_behind_proxy: BackgroundServer,
     emulator: SlackEmulator,
@@ -69,7 +62,7 @@ def test_til_event_during_an_outage_gets_5xx_and_its_retry_is_stored_once(
     }
     for retry in (1, 2):
         assert emulator.deliver_event(event, retry_num=retry).status == 200
-    assert til_count(direct_engine) == 1
+    assert len(stored_tils(direct_engine)) == 1
     emulator.wait_for_call("reactions.add", lambda call: call.params["timestamp"] == ts)
 
 
@@ -87,4 +80,4 @@ def test_til_command_during_an_outage_answers_the_user_and_the_server_recovers(
     proxy.restore()
     again = emulator.slash_command(ALICE, GENERAL, "/til", "databases can go away")
     assert "Saved" in again.json()["text"]
-    assert til_count(direct_engine) == 1
+    assert len(stored_tils(direct_engine)) == 1

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp
 import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot import emulator as emulator_module
 from bot.emulator import (
     ALICE,
     APP_ID,
@@ -34,6 +47,7 @@ from bot.emulator import (
     LEADS,
     RANDOM,
     TEAM_ID,
+    Delivery,
     DeliveryError,
     SlackEmulator,
 )
@@ -745,3 +759,300 @@ def test_concurrent_posts_get_unique_increasing_ts_and_all_land(
     assert len(set(stamps)) == 80
     assert all(batch == sorted(batch, key=float) for batch in per_worker)
     assert [m.ts for m in emu.messages(GENERAL)] == sorted(stamps, key=float)
+
+
+# -- Socket Mode ---------------------------------------------------------------------------
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@pytest.fixture
+def socket_emu() -> Iterator[SlackEmulator]:
+    with SlackEmulator(signing_secret=SECRET, socket_mode=True) as emulator:
+        yield emulator
+
+
+@dataclass
+class SocketRecorder:
+    """What a Socket Mode app saw; it acks every envelope, with ``answers[type]`` if set."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def envelopes(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if "envelope_id" in m]
+
+
+@asynccontextmanager
+async def socket_app(emu: SlackEmulator, recorder: SocketRecorder) -> AsyncIterator[None]:
+    """slack_sdk's aiohttp SocketModeClient, connected to the emulator with the app token."""
+    client = SocketModeClient(
+        app_token=emu.app_token,
+        web_client=AsyncWebClient(base_url=emu.api_url),
+        auto_reconnect_enabled=False,
+    )
+
+    async def record(
+        _: AsyncBaseSocketModeClient, message: dict[str, Any], raw: str | None
+    ) -> None:
+        recorder.messages.append(message)
+
+    async def ack(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
+        answer = recorder.answers.get(request.type)
+        await client.send_socket_mode_response(SocketModeResponse(request.envelope_id, answer))
+
+    client.message_listeners.append(record)
+    client.socket_mode_request_listeners.append(ack)
+    await client.connect()
+    try:
+        await asyncio.to_thread(emu.wait_for_socket, 5.0)
+        yield
+    finally:
+        await client.close()
+
+
+async def open_link_url(emu: SlackEmulator) -> str:
+    client = AsyncWebClient(base_url=emu.api_url)
+    return str((await client.apps_connections_open(app_token=emu.app_token))["url"])
+
+
+async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"expected {what} within {timeout}s"
+        await asyncio.sleep(0.01)
+
+
+def raw_link(emu: SlackEmulator) -> socket.socket:
+    """A hand-made WebSocket handshake, for clients that misbehave in ways aiohttp cannot."""
+    app = WebClient(base_url=emu.api_url, token=emu.app_token)
+    url = urlsplit(app.apps_connections_open(app_token=emu.app_token)["url"])
+    sock = socket.create_connection((url.hostname or "", url.port or 0), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def test_apps_connections_open_takes_only_the_app_token(emu: SlackEmulator) -> None:
+    app = WebClient(base_url=emu.api_url, token=emu.app_token)
+    bot = WebClient(base_url=emu.api_url, token=emu.bot_token)
+
+    url = app.apps_connections_open(app_token=emu.app_token)["url"]
+
+    pattern = rf"ws://127\.0\.0\.1:{emu.port}/link/\?ticket={UUID}&app_id={APP_ID}"
+    assert re.fullmatch(pattern, url), url
+    assert error_of(lambda: bot.apps_connections_open(app_token=emu.bot_token)) == (
+        "not_allowed_token_type"
+    )
+    assert error_of(lambda: bot.apps_connections_open(app_token="xapp-wrong")) == "invalid_auth"
+    assert error_of(lambda: app.chat_postMessage(channel=GENERAL, text="x")) == (
+        "not_allowed_token_type"
+    )
+    assert emu.calls_to("apps.connections.open")[0].token == emu.app_token
+
+
+def test_socket_mode_event_is_an_events_api_envelope_and_the_ack_is_the_delivery(
+    socket_emu: SlackEmulator,
+) -> None:
+    recorder = SocketRecorder()
+
+    async def scenario() -> tuple[str, Delivery, Delivery]:
+        async with socket_app(socket_emu, recorder):
+            ts, delivery = await asyncio.to_thread(
+                socket_emu.post_message, ALICE, GENERAL, "hello over the socket"
+            )
+            envelope = socket_emu.last_envelope
+            assert envelope is not None and delivery is not None
+            retried = await asyncio.to_thread(
+                socket_emu.deliver_event, envelope["event"], retry_num=1
+            )
+        return ts, delivery, retried
+
+    ts, delivery, retried = asyncio.run(scenario())
+
+    hello = recorder.messages[0]
+    assert hello["type"] == "hello" and hello["num_connections"] == 1
+    assert hello["connection_info"] == {"app_id": APP_ID} and "debug_info" in hello
+    first, retry = recorder.envelopes
+    assert delivery == Delivery(200, "", {}) and retried == Delivery(200, "", {})
+    assert re.fullmatch(UUID, first["envelope_id"])
+    assert (first["type"], first["accepts_response_payload"]) == ("events_api", False)
+    assert (first["retry_attempt"], first["retry_reason"]) == (0, "")
+    payload = first["payload"]
+    assert payload["type"] == "event_callback" and payload["api_app_id"] == APP_ID
+    assert (payload["event"]["ts"], payload["event"]["text"]) == (ts, "hello over the socket")
+    assert retry["payload"]["event_id"] == payload["event_id"]
+    assert (retry["retry_attempt"], retry["retry_reason"]) == (1, "http_timeout")
+    assert retry["envelope_id"] != first["envelope_id"]
+
+
+def test_socket_mode_slash_command_ack_payload_is_shown_and_shortcuts_are_interactive(
+    socket_emu: SlackEmulator,
+) -> None:
+    recorder = SocketRecorder(answers={"slash_commands": {"text": "Usage: /til <what>"}})
+
+    async def scenario() -> tuple[Delivery, Delivery]:
+        async with socket_app(socket_emu, recorder):
+            command = await asyncio.to_thread(socket_emu.slash_command, ALICE, GENERAL, "/til")
+            ts, _ = await asyncio.to_thread(socket_emu.post_message, BOB, GENERAL, "TIL: tmux")
+            shortcut = await asyncio.to_thread(
+                socket_emu.message_shortcut, ALICE, GENERAL, ts, "save_as_til"
+            )
+        return command, shortcut
+
+    command, shortcut = asyncio.run(scenario())
+
+    assert command.json() == {"text": "Usage: /til <what>"}
+    [shown] = [m for m in socket_emu.messages(GENERAL, include_ephemeral=True) if m.ephemeral_to]
+    assert (shown.ephemeral_to, shown.text) == (ALICE, "Usage: /til <what>")
+    slash, _, action = recorder.envelopes
+    assert (slash["type"], slash["accepts_response_payload"]) == ("slash_commands", True)
+    assert "retry_attempt" not in slash
+    assert (slash["payload"]["command"], slash["payload"]["user_id"]) == ("/til", ALICE)
+    assert slash["payload"]["is_enterprise_install"] == "false", "form fields stay strings"
+    assert (action["type"], action["accepts_response_payload"]) == ("interactive", False)
+    assert action["payload"]["type"] == "message_action"
+    assert action["payload"]["callback_id"] == "save_as_til"
+    assert shortcut == Delivery(200, "", {})
+
+
+def test_socket_mode_ticket_opens_one_connection_and_pings_are_answered(
+    socket_emu: SlackEmulator,
+) -> None:
+    async def scenario() -> tuple[Any, bytes, int]:
+        url = await open_link_url(socket_emu)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, autoping=False) as ws,
+        ):
+            hello = await ws.receive_json(timeout=5)
+            await ws.ping(b"are-you-there")
+            pong = await ws.receive(timeout=5)
+            assert pong.type == aiohttp.WSMsgType.PONG
+            with pytest.raises(aiohttp.WSServerHandshakeError) as reused:
+                await session.ws_connect(url)
+        return hello, pong.data, reused.value.status
+
+    hello, pong, status = asyncio.run(scenario())
+
+    assert hello["type"] == "hello"
+    assert pong == b"are-you-there"
+    assert status == 401, "a ticket is spent by its first connection"
+
+
+def test_socket_mode_without_a_client_or_an_ack_raises_delivery_error(
+    socket_emu: SlackEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator_module, "DELIVERY_TIMEOUT", 0.2)
+    with pytest.raises(DeliveryError, match="no Socket Mode client connected"):
+        socket_emu.open_app_home(ALICE)
+
+    async def scenario() -> tuple[dict[str, Any], str]:
+        url = await open_link_url(socket_emu)
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            await ws.receive_json(timeout=5)
+            with pytest.raises(DeliveryError) as raised:
+                await asyncio.to_thread(socket_emu.open_app_home, ALICE)
+            envelope = await ws.receive_json(timeout=5)
+        return envelope, str(raised.value)
+
+    envelope, error = asyncio.run(scenario())
+
+    assert envelope["envelope_id"] in error and "no ack within 0.2s" in error
+
+
+def test_socket_mode_client_that_breaks_off_or_breaks_the_protocol_never_stops_the_server(
+    socket_emu: SlackEmulator, client: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator_module, "DELIVERY_TIMEOUT", 0.5)
+    unmasked = raw_link(socket_emu)
+    unmasked.sendall(b"\x81\x02{}")  # a text frame without the mask every client must set
+    received = b""
+    while chunk := unmasked.recv(4096):
+        received += chunk
+    unmasked.close()
+    truncated = raw_link(socket_emu)
+    truncated.sendall(b"\x81\xfe\x10")  # half a frame header, then gone
+    truncated.close()
+
+    with pytest.raises(DeliveryError, match="Socket Mode"):
+        socket_emu.open_app_home(ALICE)
+    assert received.endswith(b"\x88\x02\x03\xea"), "expected a close frame with code 1002"
+    assert client.auth_test()["ok"] is True
+    assert socket_emu.errors == ["Socket Mode client broke the protocol: an unmasked client frame"]
+
+
+def test_stop_with_a_connected_socket_mode_client_closes_it_and_joins_threads() -> None:
+    emu = SlackEmulator(signing_secret=SECRET, socket_mode=True).start()
+    port = emu.port
+
+    async def scenario() -> tuple[aiohttp.WSMessage, float]:
+        url = await open_link_url(emu)
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            await ws.receive_json(timeout=5)
+            closing = asyncio.ensure_future(ws.receive(timeout=5))
+            started = time.monotonic()
+            await asyncio.to_thread(emu.stop)
+            return await closing, time.monotonic() - started
+
+    message, stopped_in = asyncio.run(scenario())
+
+    assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1001
+    assert stopped_in < 1.5, "the client answered the close frame, so stop() need not wait"
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("slack-emulator")]
+    assert alive == [], "stop() should join the socket threads too"
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "nothing should listen after stop()"
+    assert emu.errors == []
+
+
+def test_bolt_async_app_runs_end_to_end_over_socket_mode(socket_emu: SlackEmulator) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def scenario() -> tuple[Delivery, Delivery | None]:
+        client = AsyncWebClient(base_url=socket_emu.api_url, token=socket_emu.bot_token)
+        app = AsyncApp(client=client, signing_secret=SECRET)
+
+        @app.command("/echo")
+        async def echo(ack: Any, command: dict[str, Any]) -> None:
+            await ack(f"echo: {command['text']}")
+
+        @app.event("message")
+        async def record(event: dict[str, Any], say: Any) -> None:
+            seen.append(event)
+            if event.get("text") == "ping":
+                await say("pong")
+
+        handler = AsyncSocketModeHandler(app, socket_emu.app_token)
+        await handler.connect_async()
+        try:
+            await asyncio.to_thread(socket_emu.wait_for_socket, 5.0)
+            command = await asyncio.to_thread(
+                socket_emu.slash_command, ALICE, GENERAL, "/echo", "hi there"
+            )
+            _, message = await asyncio.to_thread(socket_emu.post_message, ALICE, GENERAL, "ping")
+            await asyncio.to_thread(socket_emu.wait_for_call, "chat.postMessage")
+            # the pong comes back as an event too; Bolt acks its own message without a listener
+            await eventually(lambda: len(socket_emu.deliveries) == 3, "the pong echo to be acked")
+        finally:
+            await handler.close_async()
+        return command, message
+
+    command, message = asyncio.run(scenario())
+
+    assert command.json() == {"text": "echo: hi there"}
+    [shown] = [m for m in socket_emu.messages(GENERAL, include_ephemeral=True) if m.ephemeral_to]
+    assert (shown.ephemeral_to, shown.text) == (ALICE, "echo: hi there")
+    assert message == Delivery(200, "", {})
+    assert [e["text"] for e in seen] == ["ping"], "Bolt ignores the app's own pong"
+    assert [m.text for m in socket_emu.messages(GENERAL)] == ["ping", "pong"]
+    assert socket_emu.errors == []

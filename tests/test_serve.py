@@ -11,12 +11,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlalchemy import Engine
 
 from bot.emulator import ALICE, GENERAL, SlackEmulator
-from storage.models import Til
-from tests.conftest import SIGNING_SECRET, eventually
+from tests.conftest import SIGNING_SECRET, eventually, stored_tils
 
 
 def free_port() -> int:
@@ -59,8 +57,7 @@ def test_serve_takes_slack_requests_on_the_given_port_and_stops_cleanly_on_sigte
         ts, delivery = emulator.post_message(ALICE, GENERAL, "TIL serve runs the real stack")
         assert delivery is not None and delivery.status == 200
         emulator.wait_for_call("reactions.add", lambda call: call.params["timestamp"] == ts)
-        with Session(engine) as session:
-            assert session.scalar(select(func.count()).select_from(Til)) == 1
+        assert len(stored_tils(engine)) == 1
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)

@@ -11,21 +11,14 @@ from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
 from bot.emulator import ALICE, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
 from bot.server import signed_by_slack
-from storage.models import Til
-from tests.conftest import settings_for
+from tests.conftest import settings_for, stored_tils
 from tests.tcp_proxy import TcpProxy
-
-
-def til_count(engine: Engine) -> int:
-    with Session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Til)) or 0
 
 
 def til_event_body(emulator: SlackEmulator, text: str = "TIL forged") -> bytes:
@@ -65,7 +58,7 @@ def get(url: str) -> tuple[int, dict]:
 
 
 def assert_refused_without_effect(emulator: SlackEmulator, engine: Engine) -> None:
-    assert til_count(engine) == 0, "a refused request must store nothing"
+    assert len(stored_tils(engine)) == 0, "a refused request must store nothing"
     assert not emulator.calls_to("reactions.add") and not emulator.calls_to("chat.postMessage")
 
 
@@ -141,7 +134,7 @@ def test_signed_but_malformed_bodies_get_400_and_the_server_keeps_serving(
     assert emulator.deliver(body, content_type=content_type).status == 400
     _, delivery = emulator.post_message(ALICE, GENERAL, "TIL the server survived")
     assert delivery is not None and delivery.status == 200
-    assert til_count(engine) == 1
+    assert len(stored_tils(engine)) == 1
 
 
 def test_oversized_body_gets_413(server: BackgroundServer, emulator: SlackEmulator) -> None:

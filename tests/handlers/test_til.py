@@ -3,18 +3,13 @@ a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from bot.emulator import ALICE, BOB, CAROL, ENGINEERING, GENERAL, RANDOM, SlackEmulator
 from bot.serve import BackgroundServer
-from storage.models import Til, TilSource, TilTag
-from tests.conftest import eventually
-
-
-def stored_tils(engine: Engine) -> list[Til]:
-    with Session(engine) as session:
-        return list(session.scalars(select(Til).order_by(Til.id)))
+from storage.models import TilSource, TilTag
+from tests.conftest import eventually, stored_tils
 
 
 def tags_of(engine: Engine, til_id: int) -> list[str]:
@@ -303,5 +298,3 @@ def test_bot_confirmation_reactions_are_ignored(
     delivery = emulator.add_reaction(emulator.bot_user_id, GENERAL, ts, "bulb")
     assert delivery.status == 200
     assert stored_tils(engine) == []
-    with Session(engine) as session:
-        assert session.scalar(select(func.count()).select_from(Til)) == 0
