@@ -3,7 +3,9 @@ the demo and benchmarks. All of them build the app the same way (build_web_app).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import threading
 import time
 from types import TracebackType
@@ -55,15 +57,27 @@ def run_http(settings: Settings, *, host: str) -> None:
 
 
 async def run_socket_mode(settings: Settings) -> None:
-    """One instance behind a firewall: Slack pushes over a WebSocket instead of HTTP."""
+    """One instance behind a firewall: Slack pushes over a WebSocket instead of HTTP.
+
+    Runs until SIGTERM or SIGINT, then disconnects (unacknowledged envelopes are redelivered by
+    Slack) and finishes queued follow-ups before exiting.
+    """
     assert settings.slack_app_token is not None
     runtime = build_runtime(settings)
     handler = AsyncSocketModeHandler(create_app(settings, runtime), settings.slack_app_token)
-    logger.info("LearnLoop connected in Socket Mode")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
     try:
-        await handler.start_async()
+        await handler.connect_async()
+        logger.info("LearnLoop connected in Socket Mode")
+        await stop.wait()
+        logger.info("Shutting down Socket Mode")
     finally:
-        runtime.close()
+        await handler.close_async()
+        await asyncio.to_thread(runtime.close)
+        logger.info("Socket Mode shutdown complete")
 
 
 class BackgroundServer:

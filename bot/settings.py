@@ -26,7 +26,7 @@ class Settings:
     """Everything the app needs to run, validated once at start-up."""
 
     slack_bot_token: str = field(repr=False)
-    slack_signing_secret: str = field(repr=False)
+    slack_signing_secret: str = field(repr=False)  # "" in Socket Mode, which needs none
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = DEFAULT_DATABASE_URL
@@ -50,7 +50,10 @@ class Settings:
             )
         return cls(
             slack_bot_token=_bot_token(environ),
-            slack_signing_secret=_required(
+            # Socket Mode requests come over an authenticated WebSocket: nothing to verify.
+            slack_signing_secret=(_optional(environ, "SLACK_SIGNING_SECRET") or "")
+            if app_token
+            else _required(
                 environ,
                 "SLACK_SIGNING_SECRET",
                 "copy it from your app's Basic Information > App Credentials page",

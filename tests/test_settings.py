@@ -56,3 +56,8 @@ def test_bad_settings_name_the_variable(change: dict[str, str], named: str) -> N
 def test_secrets_are_not_shown_in_repr() -> None:
     settings = Settings.from_env(VALID | {"SLACK_APP_TOKEN": "xapp-secret"})
     assert "xoxb-1-2-abc" not in repr(settings) and "secret" not in repr(settings)
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
+    assert settings.socket_mode and settings.slack_signing_secret == ""
