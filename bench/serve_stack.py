@@ -221,6 +221,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where JSON goes")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
         os.sched_setaffinity(0, {1})
@@ -283,8 +284,8 @@ def report(
             f"{result.p50_ms:>7.2f} {result.p95_ms:>7.2f} {result.p99_ms:>7.2f} "
             f"{result.server_cpu_us:>10.0f} {result.errors:>6}"
         )
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"serve_stack-{database}-{int(time.time())}.json"
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"serve_stack-{database}-{int(time.time())}.json"
     out.write_text(json.dumps([asdict(result) for result in [*baseline, *learnloop]], indent=2))
     print(f"\nwritten to {out}")
 

@@ -1,0 +1,40 @@
+"""A smoke run of the benchmark with tiny sizes, so `make bench` cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.serve_stack",
+            "--seconds",
+            "0.5",
+            "--concurrency",
+            "2",
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    [written] = list(tmp_path.glob("serve_stack-sqlite-*.json"))
+    rows = json.loads(written.read_text())
+    assert {(row["server"], row["scenario"]) for row in rows} == {
+        ("bare Bolt", "chatter (ignored messages)"),
+        ("bare Bolt", "/til command (stored)"),
+        ("LearnLoop", "chatter (ignored messages)"),
+        ("LearnLoop", "TIL message (stored)"),
+        ("LearnLoop", "/til command (stored)"),
+    }
+    assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows), rows
+    assert "ratio" in result.stdout
