@@ -25,6 +25,8 @@ from storage.models import Til, TilSource
 logger = logging.getLogger(__name__)
 
 CONFIRM_EMOJI = "books"
+# Web API errors meaning a message cannot be fetched, now or on a retry.
+_UNREACHABLE = {"channel_not_found", "not_in_channel", "thread_not_found", "message_not_found"}
 MAX_TEXT_LENGTH = 40_000
 
 
@@ -133,6 +135,7 @@ def capture_reacted_message(
     """Fetch the message someone reacted to with the capture emoji and keep it."""
     if til_store.get_til_by_message(team_id, channel_id, message_ts, session=session):
         return Capture(CaptureOutcome.ALREADY_SAVED)
+    session.rollback()  # hold no connection (nor SQLite's write lock) while Slack answers
     payload = fetch_message(client, channel_id, message_ts)
     if payload is None:
         return Capture(CaptureOutcome.NOT_FOUND)
@@ -143,17 +146,23 @@ def capture_reacted_message(
 
 
 def fetch_message(client: WebClient, channel_id: str, ts: str) -> dict[str, Any] | None:
-    """One message by ts: top-level messages from history, thread replies from replies."""
-    history = client.conversations_history(channel=channel_id, latest=ts, inclusive=True, limit=1)
-    found = _with_ts(history.get("messages", []), ts)
-    if found is not None:
-        return found
+    """One message by ts: top-level messages from history, thread replies from replies.
+
+    None when Slack says it is gone or out of reach; other errors (rate limits once the client's
+    retries are spent, Slack outages) propagate so the event is retried.
+    """
     try:
+        history = client.conversations_history(
+            channel=channel_id, latest=ts, inclusive=True, limit=1
+        )
+        found = _with_ts(history.get("messages", []), ts)
+        if found is not None:
+            return found
         replies = client.conversations_replies(
             channel=channel_id, ts=ts, oldest=ts, latest=ts, inclusive=True
         )
     except SlackApiError as error:
-        if error.response.get("error") == "thread_not_found":
+        if error.response.get("error") in _UNREACHABLE:
             return None
         raise
     return _with_ts(replies.get("messages", []), ts)

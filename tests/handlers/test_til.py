@@ -298,3 +298,32 @@ def test_bot_confirmation_reactions_are_ignored(
     delivery = emulator.add_reaction(emulator.bot_user_id, GENERAL, ts, "bulb")
     assert delivery.status == 200
     assert stored_tils(engine) == []
+
+
+def test_capture_emoji_where_the_bot_cannot_read_is_acknowledged_and_stores_nothing(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    ts, _ = emulator.post_message(ALICE, RANDOM, "the bot is not in #random")
+    delivery = emulator.add_reaction(BOB, RANDOM, ts, "bulb")
+    assert delivery.status == 200, "an event that can never succeed must not be retried"
+    assert stored_tils(engine) == []
+
+
+def test_capture_emoji_during_a_slack_outage_gets_5xx_and_the_retry_stores_it(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    ts, _ = emulator.post_message(BOB, GENERAL, "retry me when Slack is back")
+    emulator.fail("conversations.history", status=503, times=3)  # the call and two retries
+    first = emulator.add_reaction(ALICE, GENERAL, ts, "bulb")
+    assert first.status >= 500 and stored_tils(engine) == []
+    event = {
+        "type": "reaction_added",
+        "user": ALICE,
+        "reaction": "bulb",
+        "item_user": BOB,
+        "item": {"type": "message", "channel": GENERAL, "ts": ts},
+        "event_ts": ts,
+    }
+    assert emulator.deliver_event(event, retry_num=1).status == 200
+    [til] = stored_tils(engine)
+    assert til.message_ts == ts and til.captured_by == ALICE
