@@ -116,7 +116,13 @@ def _scenario(show: Transcript) -> None:
         "channel_type": "channel",
     }
     retry = emulator.deliver_event(event, retry_num=1, retry_reason="http_timeout")
-    show.bot(f"answered the retry with HTTP {retry.status}, nothing new stored")
+    confirmations = [
+        call for call in emulator.calls_to("reactions.add") if call.params["timestamp"] == alice_ts
+    ]
+    show.bot(
+        f"answered the retry with HTTP {retry.status}; "
+        f"confirmations of alice's TIL so far: {len(confirmations)}"
+    )
 
     show.step("3. /til saves a TIL and shares it in the channel")
     command_text = "Postgres 11+ adds a column with a constant default without rewriting #postgres"

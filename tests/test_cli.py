@@ -110,6 +110,7 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
     for expected in (
         "alice in #general: TIL:",
         "reacted 📚 to alice's message",
+        "answered the retry with HTTP 200; confirmations of alice's TIL so far: 1",
         "/til Postgres",
         "(only visible to bob): 📚 Saved as a TIL · `#postgres`",
         "(only visible to dave): 📚 Saved as a TIL.",
