@@ -1174,16 +1174,7 @@ class SlackEmulator:
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         ch = self._channel_param(params)
         self._require_bot_in(ch)
-        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
-            raise _ApiError("no_text")
-        msg = self._add_message(
-            ch,
-            user=self.bot_user_id,
-            bot_id=self.bot_id,
-            text=str(params.get("text", "")),
-            blocks=params.get("blocks"),
-            thread_ts=params.get("thread_ts"),
-        )
+        msg = self._add_bot_message(ch, params)
         self._pending_echoes.extend(self._echo(ch, msg))
         return {"channel": ch.id, "ts": msg.ts, "message": self._message_json(msg)}
 
@@ -1195,18 +1186,23 @@ class SlackEmulator:
         self._require_bot_in(ch)
         if user not in ch.members:
             raise _ApiError("user_not_in_channel")
+        msg = self._add_bot_message(ch, params, ephemeral_to=user)
+        return {"message_ts": msg.ts}
+
+    def _add_bot_message(
+        self, ch: Channel, params: dict[str, Any], *, ephemeral_to: str | None = None
+    ) -> Message:
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             raise _ApiError("no_text")
-        msg = self._add_message(
+        return self._add_message(
             ch,
             user=self.bot_user_id,
             bot_id=self.bot_id,
             text=str(params.get("text", "")),
             blocks=params.get("blocks"),
             thread_ts=params.get("thread_ts"),
-            ephemeral_to=user,
+            ephemeral_to=ephemeral_to,
         )
-        return {"message_ts": msg.ts}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         ch = self._channel_param(params)
