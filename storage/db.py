@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
+
+import storage.models  # noqa: F401  (the tables schema_drift compares against)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -91,6 +95,24 @@ def ping(engine: Engine) -> bool:
     except Exception:
         return False
     return True
+
+
+# Full-text search lives beside the models, created by hand in the migrations: the FTS5 table
+# and its shadow tables on SQLite, the generated tsvector column and its index on PostgreSQL.
+_SEARCH_OBJECTS = ("til_fts", "search_vector", "ix_til_search_vector")
+
+
+def is_managed_by_models(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's include_object: leave the hand-made search objects out of autogenerate."""
+    return not (reflected and name is not None and name.startswith(_SEARCH_OBJECTS))
+
+
+def schema_drift(connection: Connection) -> list[Any]:
+    """What autogenerate would change: empty when the models and the migrations agree."""
+    context = MigrationContext.configure(connection, opts={"include_object": is_managed_by_models})
+    return list(compare_metadata(context, SQLModel.metadata))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
