@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from prompts import render
-from storage.models import Til
+from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til
 
 Block = dict[str, Any]
 
 SAVE_TIL_SHORTCUT = "save_til"
+HELP_RESOLVE = "help_resolve"
+HELP_TAKE = "help_take"
+HELP_DECLINE = "help_decline"
+HELP_ALREADY_ANSWERED = "help_already_answered"
+ROUTE_ANSWERS = {
+    HELP_TAKE: RouteAnswer.TAKEN,
+    HELP_DECLINE: RouteAnswer.DECLINED,
+    HELP_ALREADY_ANSWERED: RouteAnswer.ALREADY_ANSWERED,
+}
 # Slack rejects section text over 3,000 characters.
 MAX_SECTION_TEXT = 3000
 SEARCH_SNIPPET_LENGTH = 280
@@ -64,13 +73,18 @@ def saved(tags: list[str] | tuple[str, ...]) -> list[Block]:
 
 
 def saved_not_posted(tags: tuple[str, ...], reason: str) -> list[Block]:
-    explained = _FAILURE_REASONS.get(reason, f"Slack answered `{reason}`")
-    return [_section(render("til_saved_not_posted", tags_note=_tags_note(tags), reason=explained))]
+    return [
+        _section(render("til_saved_not_posted", tags_note=_tags_note(tags), reason=_why(reason)))
+    ]
 
 
-def notice(name: str) -> list[Block]:
-    """A one-line message from prompts/ with no placeholders (already saved, errors, ...)."""
-    return [_section(render(name))]
+def _why(reason: str) -> str:
+    return _FAILURE_REASONS.get(reason, f"Slack answered `{reason}`")
+
+
+def notice(name: str, **values: str) -> list[Block]:
+    """A one-section message from prompts/ (already saved, errors, confirmations, ...)."""
+    return [_section(render(name, **values))]
 
 
 def search_results(query: str, hits: list[tuple[Til, list[str]]]) -> list[Block]:
@@ -106,3 +120,133 @@ def plain_text(blocks: list[Block]) -> str:
         elif block["type"] == "context":
             parts.extend(element["text"] for element in block["elements"])
     return "\n".join(parts)
+
+
+# -- the expert directory -----------------------------------------------------------------
+
+
+def _hashtags(tags: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f"`#{tag}`" for tag in tags) or "no tag"
+
+
+def _pairs(pairs: list[tuple[str, str]]) -> str:
+    return ", ".join(f"<@{user}> on `#{tag}`" for user, tag in pairs)
+
+
+def directory_change(
+    changed: list[tuple[str, str]], unchanged: list[tuple[str, str]], *, added: bool
+) -> list[Block]:
+    lines = []
+    if changed:
+        lines.append(render("expert_added" if added else "expert_removed", pairs=_pairs(changed)))
+    if unchanged:
+        lines.append(render("expert_nothing_changed", pairs=_pairs(unchanged)))
+    return [_section("\n".join(lines))]
+
+
+def directory(rows: list[tuple[str, str, int]], tag: str | None) -> list[Block]:
+    tag_note = f" on `#{tag}`" if tag else ""
+    if not rows:
+        return [_section(render("expert_list_empty", tag_note=tag_note))]
+    people: dict[str, list[str]] = {}
+    for row_tag, user_id, answered in rows:
+        people.setdefault(row_tag, []).append(f"<@{user_id}> ({answered} answered)")
+    lines = [render("expert_list_line", tag=t, people=", ".join(p)) for t, p in people.items()]
+    return [_section(render("expert_list_header", tag_note=tag_note)), _section("\n".join(lines))]
+
+
+# -- help requests ------------------------------------------------------------------------
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def question_post(request: HelpRequest, tags: list[str]) -> list[Block]:
+    """The question as the channel sees it; a Resolved button until it is."""
+    blocks = [_context(render("question_title", asker_id=request.asker_id)), _section(request.text)]
+    if tags:
+        blocks.append(_context(_hashtags(tags)))
+    if request.status is HelpStatus.RESOLVED:
+        answerer = f" thanks to <@{request.answerer_id}>" if request.answerer_id else ""
+        blocks.append(_context(render("question_resolved", answerer_note=answerer)))
+    else:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [_button("Resolved", HELP_RESOLVE, str(request.id), "primary")],
+            }
+        )
+    return blocks
+
+
+def question_not_posted(reason: str) -> list[Block]:
+    return [_section(render("question_not_posted", reason=_why(reason)))]
+
+
+def no_experts(tags: list[str]) -> list[Block]:
+    return [_section(render("question_no_experts", tags=_hashtags(tags)))]
+
+
+def ask_received(tags: tuple[str, ...]) -> list[Block]:
+    return [_section(render("ask_received", tags_note=_tags_note(tags)))]
+
+
+def expert_request(request: HelpRequest, tags: list[str]) -> list[Block]:
+    """The DM asking an expert; the buttons carry the question's id."""
+    value = str(request.id)
+    blocks = [
+        _section(render("expert_request_title", asker_id=request.asker_id, tags=_hashtags(tags))),
+        _section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4)),
+    ]
+    if request.permalink:
+        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                _button("I'll take it", HELP_TAKE, value, "primary"),
+                _button("Not my area", HELP_DECLINE, value),
+                _button("Already answered", HELP_ALREADY_ANSWERED, value),
+            ],
+        }
+    )
+    return blocks
+
+
+_ANSWER_TEXTS = {
+    RouteAnswer.TAKEN: "expert_request_taken",
+    RouteAnswer.DECLINED: "expert_request_declined",
+    RouteAnswer.ALREADY_ANSWERED: "expert_request_already_answered",
+}
+
+
+def expert_request_answered(request: HelpRequest, answer: RouteAnswer) -> list[Block]:
+    """The DM once the expert chose: the question stays, the buttons go."""
+    blocks = [_section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4))]
+    if request.permalink:
+        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
+    blocks.append(_section(render(_ANSWER_TEXTS[answer], asker_id=request.asker_id)))
+    return blocks
+
+
+def follower_notice(request: HelpRequest, tags: list[str]) -> list[Block]:
+    blocks = [
+        _section(render("follower_title", asker_id=request.asker_id, tags=_hashtags(tags))),
+        _section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4)),
+    ]
+    if request.permalink:
+        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
+    return blocks
+
+
+def taken_notice(expert_id: str) -> list[Block]:
+    return [_section(render("taken_notice", expert_id=expert_id))]

@@ -15,6 +15,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./learnloop.db"
 DEFAULT_PORT = 3000
 DEFAULT_CAPTURE_EMOJI = "bulb"
 DEFAULT_WORKER_THREADS = 8
+DEFAULT_EXPERTS_PER_QUESTION = 2
 
 
 class SettingsError(ValueError):
@@ -33,6 +34,9 @@ class Settings:
     port: int = DEFAULT_PORT
     capture_emoji: str = DEFAULT_CAPTURE_EMOJI
     worker_threads: int = DEFAULT_WORKER_THREADS
+    # People who are community managers whatever Slack says (owners and admins are anyway).
+    managers: frozenset[str] = frozenset()
+    experts_per_question: int = DEFAULT_EXPERTS_PER_QUESTION
 
     @property
     def socket_mode(self) -> bool:
@@ -65,6 +69,10 @@ class Settings:
             capture_emoji=_emoji(environ),
             worker_threads=_positive_int(
                 environ, "LEARNLOOP_WORKER_THREADS", DEFAULT_WORKER_THREADS
+            ),
+            managers=_user_ids(environ, "LEARNLOOP_MANAGERS"),
+            experts_per_question=_positive_int(
+                environ, "LEARNLOOP_EXPERTS_PER_QUESTION", DEFAULT_EXPERTS_PER_QUESTION
             ),
         )
 
@@ -152,3 +160,18 @@ def _emoji(environ: Mapping[str, str]) -> str:
             f"got {raw!r}."
         )
     return name
+
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _user_ids(environ: Mapping[str, str], name: str) -> frozenset[str]:
+    raw = _optional(environ, name) or ""
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    for user_id in ids:
+        if not _USER_ID.match(user_id):
+            raise SettingsError(
+                f"{name} must be Slack user ids separated by commas (e.g. U012AB3CD,U045EF6GH), "
+                f"got {user_id!r}: find an id in a profile's ⋯ menu > Copy member ID."
+            )
+    return frozenset(ids)

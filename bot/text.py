@@ -23,6 +23,21 @@ def extract_tags(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tag for tag in tags if tag))
 
 
+# With should_escape, Slack turns "#name" into a channel link when a channel has that name.
+_CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]+\|([^>]+)>")
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def command_tags(text: str) -> tuple[str, ...]:
+    """#tags in the text of an escaped slash command, including those Slack made channel links."""
+    return extract_tags(_CHANNEL_LINK.sub(lambda match: "#" + match[1], text))
+
+
+def mentioned_users(text: str) -> list[str]:
+    """User ids of <@U…> mentions, in order, each once."""
+    return list(dict.fromkeys(_USER_MENTION.findall(text)))
+
+
 def is_til_text(text: str) -> bool:
     """Whether a message announces itself as a TIL ("TIL", "TIL:", "til -", "Today I learned")."""
     return bool(_TIL_KEYWORD.match(text))

@@ -14,10 +14,10 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 from sqlmodel import Session
 
 from bot import blocks
+from bot.replies import tell_privately
 from bot.text import extract_tags, is_til_text
 from storage import til as til_store
 from storage.models import Til, TilSource
@@ -263,10 +263,7 @@ def share_command_til(til: Til, response_url: str, *, session: Session, client: 
     except SlackApiError as error:
         reason = str(error.response.get("error", "unknown_error"))
         logger.warning("TIL %s stored but not shared in %s: %s", til.id, til.channel_id, reason)
-        reply = blocks.saved_not_posted(tags, reason)
-        WebhookClient(response_url, timeout=10).send(
-            text=blocks.plain_text(reply), blocks=reply, response_type="ephemeral"
-        )
+        tell_privately(response_url, blocks.saved_not_posted(tags, reason))
         return
     til_store.set_til_message(til.id, message_ts, str(permalink["permalink"]), session=session)
     session.commit()

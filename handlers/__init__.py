@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, til
+from handlers import errors, events, experts, help_requests, til
 
-FEATURES = (errors, til)
+FEATURES = (errors, events, til, experts, help_requests)
 
 
 def register_all(app: AsyncApp) -> None:

@@ -23,8 +23,8 @@ _SHORTCUT_NOTICES = {
 }
 
 
-async def handle_message(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext) -> None:
-    """Every message event lands here (Bolt answers 404 to unhandled subtypes)."""
+async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Keyword TILs, and edits and deletions of kept messages (called by handlers.events)."""
     runtime = runtime_of(context)
     team_id = str(context.team_id)
     subtype = event.get("subtype")
@@ -43,13 +43,11 @@ async def handle_message(ack: AsyncAck, event: dict[str, Any], context: AsyncBol
             channel_id=event["channel"],
             message_ts=event["deleted_ts"],
         )
-    await ack()
     _confirm_after_ack(context, capture)
 
 
-async def handle_reaction_added(
-    ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
-) -> None:
+async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """The capture emoji saves the message (called by handlers.events)."""
     runtime = runtime_of(context)
     item = event.get("item", {})
     capture = None
@@ -62,7 +60,6 @@ async def handle_reaction_added(
             message_ts=item["ts"],
             reactor_id=event["user"],
         )
-    await ack()
     _confirm_after_ack(context, capture)
 
 
@@ -123,12 +120,11 @@ async def handle_save_til_shortcut(
 
 
 def _confirm_after_ack(context: AsyncBoltContext, capture: til.Capture | None) -> None:
+    """Queue the confirmation; it starts on its own pool and never delays the ack."""
     if capture is not None and capture.til is not None:
         runtime_of(context).spawn(til.confirm_capture, token=context.bot_token, til=capture.til)
 
 
 def register(app: AsyncApp) -> None:
-    app.event("message")(handle_message)
-    app.event("reaction_added")(handle_reaction_added)
     app.command(TIL_COMMAND)(handle_til_command)
     app.shortcut(blocks.SAVE_TIL_SHORTCUT)(handle_save_til_shortcut)

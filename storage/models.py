@@ -72,6 +72,161 @@ class TilTag(SQLModel, table=True):
     tag: str = Field(max_length=80)
 
 
+class Role(StrEnum):
+    """What a person may configure: leads run their team's rituals, managers the workspace."""
+
+    MEMBER = "member"
+    LEAD = "lead"
+    MANAGER = "manager"
+
+
+class MemberRole(SQLModel, table=True):
+    """A role granted in LearnLoop; people without a row are members."""
+
+    __tablename__ = "member_role"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_member_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    role: Role = Field(sa_type=_enum_of_values(Role))
+    granted_by: str = Field(max_length=32)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Expert(SQLModel, table=True):
+    """Someone declared (by themselves or a lead) as knowing about a tag."""
+
+    __tablename__ = "expert"
+    __table_args__ = (
+        UniqueConstraint("team_id", "tag", "user_id", name="uq_expert"),
+        Index("ix_expert_team_user", "team_id", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    tag: str = Field(max_length=80)
+    added_by: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TagAlias(SQLModel, table=True):
+    """Another name for a tag ("k8s" for "kubernetes"), declared by a manager."""
+
+    __tablename__ = "tag_alias"
+    __table_args__ = (UniqueConstraint("team_id", "alias", name="uq_tag_alias"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    alias: str = Field(max_length=80)
+    tag: str = Field(max_length=80)
+    added_by: str = Field(max_length=32)
+
+
+class TagFollow(SQLModel, table=True):
+    """Someone who wants a DM for every new question on a tag, without being asked to answer."""
+
+    __tablename__ = "tag_follow"
+    __table_args__ = (UniqueConstraint("team_id", "tag", "user_id", name="uq_tag_follow"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    tag: str = Field(max_length=80)
+
+
+class ExpertStatus(SQLModel, table=True):
+    """Per person routing state: away until a date, and when they were last asked."""
+
+    __tablename__ = "expert_status"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_expert_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    # Away with no end date is stored as a far-future day; None means available.
+    away_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_asked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HelpStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+
+
+class HelpRequest(SQLModel, table=True):
+    """A question asked with /ask or a mention, and what became of it."""
+
+    __tablename__ = "help_request"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_help_request_message"),
+        Index("ix_help_request_team_status", "team_id", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    asker_id: str = Field(max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # The question as posted in the channel; None until Slack accepted the post.
+    message_ts: str | None = Field(default=None, max_length=32)
+    permalink: str | None = Field(default=None, max_length=512)
+    status: HelpStatus = Field(default=HelpStatus.OPEN, sa_type=_enum_of_values(HelpStatus))
+    claimed_by: str | None = Field(default=None, max_length=32)
+    first_answer_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_answerer_id: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answerer_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HelpRequestTag(SQLModel, table=True):
+    __tablename__ = "help_request_tag"
+    __table_args__ = (
+        UniqueConstraint("help_request_id", "tag", name="uq_help_request_tag"),
+        Index("ix_help_request_tag_team_tag", "team_id", "tag"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    help_request_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("help_request.id", ondelete="CASCADE"), nullable=False)
+    )
+    tag: str = Field(max_length=80)
+
+
+class RouteAnswer(StrEnum):
+    TAKEN = "taken"
+    DECLINED = "declined"
+    ALREADY_ANSWERED = "already_answered"
+
+
+class HelpRoute(SQLModel, table=True):
+    """One expert asked about one question: at most once, whatever retries happen."""
+
+    __tablename__ = "help_route"
+    __table_args__ = (
+        UniqueConstraint("help_request_id", "expert_id", name="uq_help_route"),
+        Index("ix_help_route_team_expert", "team_id", "expert_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    help_request_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("help_request.id", ondelete="CASCADE"), nullable=False)
+    )
+    expert_id: str = Field(max_length=32)
+    round: int = Field(default=1)
+    routed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    dm_channel_id: str | None = Field(default=None, max_length=32)
+    dm_ts: str | None = Field(default=None, max_length=32)
+    answer: RouteAnswer | None = Field(default=None, sa_type=_enum_of_values(RouteAnswer))
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 # The Core tables, for hot paths that skip the ORM.
 TIL_TABLE = SQLModel.metadata.tables[Til.__tablename__]
 TIL_TAG_TABLE = SQLModel.metadata.tables[TilTag.__tablename__]

@@ -26,6 +26,7 @@ class RegistrationRecorder:
         self.events: set[str] = set()
         self.commands: set[str] = set()
         self.shortcuts: set[str] = set()
+        self.actions: set[str] = set()
         self.error_handlers: list[Callable[..., Any]] = []
 
     def _note(self, into: set[str], key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -40,6 +41,9 @@ class RegistrationRecorder:
 
     def shortcut(self, callback_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self._note(self.shortcuts, callback_id)
+
+    def action(self, action_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._note(self.actions, action_id)
 
     def error(self, function: Callable[..., Any]) -> None:
         self.error_handlers.append(function)
@@ -97,6 +101,8 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "commands",  # /til and the shortcut
         "reactions:read",  # reaction_added
         "reactions:write",  # the :books: confirmation
+        "im:write",  # conversations.open for expert DMs
+        "users:read",  # users.info: roles, time zones, deactivated people
     }
 
 

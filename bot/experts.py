@@ -1,0 +1,149 @@
+"""The expert directory's rules: who may tag whom, aliases, availability, follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+
+from slack_sdk import WebClient
+from sqlmodel import Session
+
+from bot.roles import is_lead_or_manager, is_manager
+from storage import experts as store
+
+# A directory change for (team, user, tag); True when it changed something.
+Change = Callable[[str, str, str], bool]
+# "/expert away" without a date lasts until "/expert back".
+AWAY_INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class NotAllowed(Exception):
+    """The person lacks the role the change needs; nothing was changed."""
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(needed)
+        self.needed = needed
+
+
+@dataclass
+class DirectoryChange:
+    """What a directory command did, for the reply."""
+
+    changed: list[tuple[str, str]] = field(default_factory=list)  # (user, tag)
+    unchanged: list[tuple[str, str]] = field(default_factory=list)
+
+
+def add_experts(
+    team_id: str,
+    actor_id: str,
+    user_ids: list[str],
+    tags: list[str],
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> DirectoryChange:
+    """Tag people (the actor by default) as experts; tagging others takes a lead or manager."""
+    add = partial(store.add_expert, added_by=actor_id, session=session)
+    return _change_experts(team_id, actor_id, user_ids, tags, add, session, client, managers)
+
+
+def remove_experts(
+    team_id: str,
+    actor_id: str,
+    user_ids: list[str],
+    tags: list[str],
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> DirectoryChange:
+    remove = partial(store.remove_expert, session=session)
+    return _change_experts(team_id, actor_id, user_ids, tags, remove, session, client, managers)
+
+
+def _change_experts(
+    team_id: str,
+    actor_id: str,
+    user_ids: list[str],
+    tags: list[str],
+    change: Change,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> DirectoryChange:
+    targets = user_ids or [actor_id]
+    if targets != [actor_id] and not is_lead_or_manager(
+        team_id, actor_id, session=session, client=client, seeded=managers
+    ):
+        raise NotAllowed("a team lead or community manager")
+    result = DirectoryChange()
+    for tag in store.resolve_aliases(team_id, tags, session=session):
+        for user_id in targets:
+            done = change(team_id, user_id, tag)
+            (result.changed if done else result.unchanged).append((user_id, tag))
+    session.commit()
+    return result
+
+
+def directory(team_id: str, tag: str | None, *, session: Session) -> list[tuple[str, str, int]]:
+    """(tag, user, questions answered), the tag resolved through its aliases."""
+    if tag is not None:
+        [tag] = store.resolve_aliases(team_id, [tag], session=session)
+    return store.list_experts(team_id, session=session, tag=tag)
+
+
+def add_alias(
+    team_id: str,
+    actor_id: str,
+    alias: str,
+    tag: str,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> None:
+    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a community manager")
+    [canonical] = store.resolve_aliases(team_id, [tag], session=session)
+    store.add_alias(team_id, alias, canonical, actor_id, session=session)
+    session.commit()
+
+
+def set_away(team_id: str, user_id: str, until: date | None, *, session: Session) -> datetime:
+    """Away through `until` (UTC), or until /expert back; returns when routing resumes."""
+    resumes = (
+        AWAY_INDEFINITELY
+        if until is None
+        else datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
+    )
+    store.set_away(team_id, user_id, resumes, session=session)
+    session.commit()
+    return resumes
+
+
+def set_back(team_id: str, user_id: str, *, session: Session) -> None:
+    store.set_away(team_id, user_id, None, session=session)
+    session.commit()
+
+
+def follow(team_id: str, user_id: str, tags: list[str], *, session: Session) -> DirectoryChange:
+    return _change_follows(team_id, user_id, tags, partial(store.follow, session=session), session)
+
+
+def unfollow(team_id: str, user_id: str, tags: list[str], *, session: Session) -> DirectoryChange:
+    stop = partial(store.unfollow, session=session)
+    return _change_follows(team_id, user_id, tags, stop, session)
+
+
+def _change_follows(
+    team_id: str, user_id: str, tags: list[str], change: Change, session: Session
+) -> DirectoryChange:
+    result = DirectoryChange()
+    for tag in store.resolve_aliases(team_id, tags, session=session):
+        done = change(team_id, user_id, tag)
+        (result.changed if done else result.unchanged).append((user_id, tag))
+    session.commit()
+    return result

@@ -1,0 +1,285 @@
+"""Help requests: ask, route to experts, take / decline, first answer, resolution.
+
+Routing policy (README "Routing policy"): up to N declared experts on the question's tags,
+never the asker, never someone away, deactivated or a bot, never the same person twice for one
+question; among the rest, people inside their working hours first, then whoever was asked
+least recently, so questions on a tag spread evenly over its experts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from bot import blocks
+from bot.replies import tell_privately
+from bot.text import extract_tags, normalise_tag
+from storage import experts as expert_store
+from storage import help_requests as help_store
+from storage.models import HelpRequest, HelpStatus, RouteAnswer
+from storage.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+WORKDAY_START_HOUR = 9
+WORKDAY_END_HOUR = 18
+_WORD = re.compile(r"[\w\-.+]+", re.UNICODE)
+_NEVER = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    user_id: str
+    in_working_hours: bool
+    last_asked_at: datetime | None
+
+    def sort_key(self) -> tuple[bool, datetime]:
+        return (not self.in_working_hours, self.last_asked_at or _NEVER)
+
+
+def ask(
+    team_id: str, channel_id: str, asker_id: str, text: str, *, session: Session
+) -> HelpRequest:
+    """Store a question with its tags (explicit #tags, else inferred); posting comes after."""
+    tags = expert_store.resolve_aliases(team_id, extract_tags(text), session=session)
+    if not tags:
+        tags = infer_tags(team_id, text, session=session)
+    request = help_store.add_help_request(
+        team_id, channel_id, asker_id, text, tags, session=session
+    )
+    session.commit()
+    return request
+
+
+def infer_tags(team_id: str, text: str, *, session: Session) -> list[str]:
+    """Known tags (and aliases) that appear as words of the question."""
+    known = expert_store.known_tags(team_id, session=session)
+    words = [normalise_tag(word) for word in _WORD.findall(text)]
+    found = [word for word in dict.fromkeys(words) if word in known]
+    return expert_store.resolve_aliases(team_id, found, session=session)
+
+
+def post_and_route(
+    request: HelpRequest,
+    response_url: str,
+    *,
+    session: Session,
+    client: WebClient,
+    experts_per_question: int,
+) -> list[str]:
+    """After the ack: post the question in its channel, then ask the first experts.
+
+    Returns who was asked. When the channel refuses the post, or nobody can be asked, the
+    asker hears why, privately.
+    """
+    assert request.id is not None
+    tags = help_store.tags_of(request.id, session=session)
+    try:
+        posted = client.chat_postMessage(
+            channel=request.channel_id,
+            text=blocks.plain_text(blocks.question_post(request, tags)),
+            blocks=blocks.question_post(request, tags),
+            unfurl_links=False,
+        )
+        permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=posted["ts"])
+    except SlackApiError as error:
+        reason = str(error.response.get("error", "unknown_error"))
+        tell_privately(response_url, blocks.question_not_posted(reason))
+        return []
+    request.message_ts = str(posted["ts"])
+    request.permalink = str(permalink["permalink"])
+    session.add(request)
+    session.commit()
+    asked = route(request, experts_per_question, session=session, client=client)
+    _notify_followers(request, tags, asked, session=session, client=client)
+    if not asked:
+        tell_privately(response_url, blocks.no_experts(tags))
+    return asked
+
+
+def route(request: HelpRequest, count: int, *, session: Session, client: WebClient) -> list[str]:
+    """Ask up to `count` more experts by DM, recording each before the DM (never twice)."""
+    assert request.id is not None
+    tags = help_store.tags_of(request.id, session=session)
+    chosen = choose_experts(request, tags, count, session=session, client=client)
+    round_ = 1 + max(
+        (r.round for r in help_store.routes_of(request.id, session=session)), default=0
+    )
+    now = utcnow()
+    routes = []
+    for expert_id in chosen:
+        route_ = help_store.add_route(request, expert_id, round_, now, session=session)
+        if route_ is not None:
+            expert_store.mark_asked(request.team_id, expert_id, now, session=session)
+            routes.append(route_)
+    session.commit()
+    for route_ in routes:
+        dm = client.conversations_open(users=route_.expert_id)["channel"]["id"]
+        message = client.chat_postMessage(
+            channel=dm,
+            text=blocks.plain_text(blocks.expert_request(request, tags)),
+            blocks=blocks.expert_request(request, tags),
+            unfurl_links=False,
+        )
+        help_store.set_route_message(route_, dm, str(message["ts"]), session=session)
+    session.commit()
+    logger.info("help request %s routed to %d experts", request.id, len(routes))
+    return [route_.expert_id for route_ in routes]
+
+
+def choose_experts(
+    request: HelpRequest,
+    tags: list[str],
+    count: int,
+    *,
+    session: Session,
+    client: WebClient,
+) -> list[str]:
+    """The routing policy: see this module's docstring."""
+    assert request.id is not None
+    asked = {route_.expert_id for route_ in help_store.routes_of(request.id, session=session)}
+    pool = [
+        user_id
+        for user_id in expert_store.experts_for_tags(request.team_id, tags, session=session)
+        if user_id != request.asker_id and user_id not in asked
+    ]
+    statuses = expert_store.statuses(request.team_id, pool, session=session)
+    now = utcnow()
+    candidates = []
+    for user_id in pool:
+        status = statuses.get(user_id)
+        if status is not None and status.away_until is not None and status.away_until > now:
+            continue
+        user = client.users_info(user=user_id)["user"]
+        if user.get("deleted") or user.get("is_bot"):
+            continue
+        candidates.append(
+            Candidate(
+                user_id=user_id,
+                in_working_hours=in_working_hours(user.get("tz"), now),
+                last_asked_at=status.last_asked_at if status is not None else None,
+            )
+        )
+    candidates.sort(key=Candidate.sort_key)
+    return [candidate.user_id for candidate in candidates[:count]]
+
+
+def in_working_hours(tz_name: str | None, now: datetime) -> bool:
+    """Monday to Friday, 09:00 to 18:00 in the person's own time zone (UTC when unknown)."""
+    try:
+        local = now.astimezone(ZoneInfo(tz_name or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = now
+    return local.weekday() < 5 and WORKDAY_START_HOUR <= local.hour < WORKDAY_END_HOUR
+
+
+def _notify_followers(
+    request: HelpRequest, tags: list[str], asked: list[str], *, session: Session, client: WebClient
+) -> None:
+    followers = expert_store.followers_of(request.team_id, tags, session=session)
+    for user_id in followers:
+        if user_id == request.asker_id or user_id in asked:
+            continue
+        dm = client.conversations_open(users=user_id)["channel"]["id"]
+        client.chat_postMessage(
+            channel=dm,
+            text=blocks.plain_text(blocks.follower_notice(request, tags)),
+            blocks=blocks.follower_notice(request, tags),
+            unfurl_links=False,
+        )
+
+
+def answer_route(
+    request_id: int,
+    expert_id: str,
+    answer: RouteAnswer,
+    *,
+    session: Session,
+    client: WebClient,
+    experts_per_question: int,
+) -> HelpRequest | None:
+    """An expert's button: take it, not my area, or already answered. Idempotent per expert."""
+    request = help_store.get_help_request(request_id, session=session)
+    route_ = help_store.get_route(request_id, expert_id, session=session)
+    if request is None or route_ is None or route_.answer is not None:
+        return None
+    now = utcnow()
+    help_store.set_route_answer(route_, answer, now, session=session)
+    if answer is RouteAnswer.TAKEN and request.status is HelpStatus.OPEN:
+        request.status = HelpStatus.CLAIMED
+        request.claimed_by = expert_id
+    session.add(request)
+    session.commit()
+    if route_.dm_channel_id and route_.dm_ts:
+        reply = blocks.expert_request_answered(request, answer)
+        client.chat_update(
+            channel=route_.dm_channel_id,
+            ts=route_.dm_ts,
+            text=blocks.plain_text(reply),
+            blocks=reply,
+        )
+    if answer is RouteAnswer.TAKEN and request.message_ts:
+        client.chat_postMessage(
+            channel=request.channel_id,
+            thread_ts=request.message_ts,
+            text=blocks.plain_text(blocks.taken_notice(expert_id)),
+            blocks=blocks.taken_notice(expert_id),
+        )
+    if answer is RouteAnswer.DECLINED and request.status is HelpStatus.OPEN:
+        route(request, 1, session=session, client=client)
+    return request
+
+
+def record_thread_reply(
+    team_id: str, channel_id: str, thread_ts: str, user_id: str, *, session: Session
+) -> bool:
+    """A reply in a question's thread by someone else is its first answer; True if it was."""
+    request = help_store.get_help_request_by_message(
+        team_id, channel_id, thread_ts, session=session
+    )
+    if request is None or user_id == request.asker_id or request.first_answer_at is not None:
+        return False
+    request.first_answer_at = utcnow()
+    request.first_answerer_id = user_id
+    if request.status in (HelpStatus.OPEN, HelpStatus.CLAIMED):
+        request.status = HelpStatus.ANSWERED
+    session.add(request)
+    session.commit()
+    return True
+
+
+def resolve(
+    team_id: str,
+    channel_id: str,
+    message_ts: str,
+    user_id: str,
+    *,
+    session: Session,
+    client: WebClient,
+) -> HelpRequest | None:
+    """The asker marks their question resolved; None when it is not theirs or not a question."""
+    request = help_store.get_help_request_by_message(
+        team_id, channel_id, message_ts, session=session
+    )
+    if request is None or user_id != request.asker_id or request.status is HelpStatus.RESOLVED:
+        return None
+    request.status = HelpStatus.RESOLVED
+    request.resolved_at = utcnow()
+    request.answerer_id = request.first_answerer_id or request.claimed_by
+    session.add(request)
+    session.commit()
+    tags = help_store.tags_of(request.id or 0, session=session)
+    client.chat_update(
+        channel=channel_id,
+        ts=message_ts,
+        text=blocks.plain_text(blocks.question_post(request, tags)),
+        blocks=blocks.question_post(request, tags),
+    )
+    return request

@@ -1,0 +1,108 @@
+"""/ask, the expert and question buttons, and the thread and reaction signals of a question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from bot import blocks, help_requests
+from bot.runtime import runtime_of
+from bot.text import extract_tags
+
+ASK_COMMAND = "/ask"
+RESOLVED_EMOJI = "white_check_mark"
+
+
+async def handle_ask_command(
+    ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    text = command.get("text", "").strip()
+    if text.lower() in ("", "help"):
+        reply = blocks.notice("ask_usage")
+    else:
+        request = await runtime.call(
+            help_requests.ask,
+            team_id=str(context.team_id),
+            channel_id=command["channel_id"],
+            asker_id=command["user_id"],
+            text=text,
+        )
+        runtime.spawn(
+            help_requests.post_and_route,
+            token=context.bot_token,
+            request=request,
+            response_url=command["response_url"],
+            experts_per_question=runtime.settings.experts_per_question,
+        )
+        reply = blocks.ask_received(extract_tags(text))
+    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+
+
+async def handle_route_answer(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """An expert's "I'll take it" / "Not my area" / "Already answered" in their DM."""
+    await ack()
+    runtime = runtime_of(context)
+    runtime.spawn(
+        help_requests.answer_route,
+        token=context.bot_token,
+        request_id=int(action["value"]),
+        expert_id=body["user"]["id"],
+        answer=blocks.ROUTE_ANSWERS[action["action_id"]],
+        experts_per_question=runtime.settings.experts_per_question,
+    )
+
+
+async def handle_resolve_button(
+    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    await ack()
+    runtime_of(context).spawn(
+        help_requests.resolve,
+        token=context.bot_token,
+        team_id=str(context.team_id),
+        channel_id=body["container"]["channel_id"],
+        message_ts=body["container"]["message_ts"],
+        user_id=body["user"]["id"],
+    )
+
+
+async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """A reply in a question's thread by someone else is its first answer."""
+    thread_ts = event.get("thread_ts")
+    if event.get("subtype") is not None or not thread_ts or thread_ts == event.get("ts"):
+        return
+    if event.get("bot_id") or not event.get("user"):
+        return
+    await runtime_of(context).call(
+        help_requests.record_thread_reply,
+        team_id=str(context.team_id),
+        channel_id=event["channel"],
+        thread_ts=thread_ts,
+        user_id=event["user"],
+    )
+
+
+async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """The asker's :white_check_mark: on their question resolves it."""
+    item = event.get("item", {})
+    if event.get("reaction") != RESOLVED_EMOJI or item.get("type") != "message":
+        return
+    runtime_of(context).spawn(
+        help_requests.resolve,
+        token=context.bot_token,
+        team_id=str(context.team_id),
+        channel_id=item["channel"],
+        message_ts=item["ts"],
+        user_id=event["user"],
+    )
+
+
+def register(app: AsyncApp) -> None:
+    app.command(ASK_COMMAND)(handle_ask_command)
+    for action_id in blocks.ROUTE_ANSWERS:
+        app.action(action_id)(handle_route_answer)
+    app.action(blocks.HELP_RESOLVE)(handle_resolve_button)

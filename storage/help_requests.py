@@ -1,0 +1,141 @@
+"""Help requests and who was asked about them. Functions flush and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import HelpRequest, HelpRequestTag, HelpRoute, HelpStatus, RouteAnswer
+
+
+def add_help_request(
+    team_id: str,
+    channel_id: str,
+    asker_id: str,
+    text: str,
+    tags: Iterable[str],
+    *,
+    session: Session,
+) -> HelpRequest:
+    request = HelpRequest(team_id=team_id, channel_id=channel_id, asker_id=asker_id, text=text)
+    session.add(request)
+    session.flush()
+    assert request.id is not None
+    for tag in dict.fromkeys(tags):
+        session.add(HelpRequestTag(team_id=team_id, help_request_id=request.id, tag=tag))
+    session.flush()
+    return request
+
+
+def get_help_request(request_id: int, *, session: Session) -> HelpRequest | None:
+    return session.get(HelpRequest, request_id)
+
+
+def get_help_request_by_message(
+    team_id: str, channel_id: str, message_ts: str, *, session: Session
+) -> HelpRequest | None:
+    return session.exec(
+        select(HelpRequest).where(
+            HelpRequest.team_id == team_id,
+            HelpRequest.channel_id == channel_id,
+            HelpRequest.message_ts == message_ts,
+        )
+    ).one_or_none()
+
+
+def tags_of(request_id: int, *, session: Session) -> list[str]:
+    return list(
+        session.exec(
+            select(HelpRequestTag.tag)
+            .where(HelpRequestTag.help_request_id == request_id)
+            .order_by(col(HelpRequestTag.id))
+        )
+    )
+
+
+def add_route(
+    request: HelpRequest, expert_id: str, round_: int, when: datetime, *, session: Session
+) -> HelpRoute | None:
+    """Record that an expert is being asked; None when they already were (never ask twice)."""
+    assert request.id is not None
+    if get_route(request.id, expert_id, session=session) is not None:
+        return None
+    route = HelpRoute(
+        team_id=request.team_id,
+        help_request_id=request.id,
+        expert_id=expert_id,
+        round=round_,
+        routed_at=when,
+    )
+    session.add(route)
+    session.flush()
+    return route
+
+
+def get_route(request_id: int, expert_id: str, *, session: Session) -> HelpRoute | None:
+    return session.exec(
+        select(HelpRoute).where(
+            HelpRoute.help_request_id == request_id, HelpRoute.expert_id == expert_id
+        )
+    ).one_or_none()
+
+
+def routes_of(request_id: int, *, session: Session) -> list[HelpRoute]:
+    return list(
+        session.exec(
+            select(HelpRoute)
+            .where(HelpRoute.help_request_id == request_id)
+            .order_by(col(HelpRoute.id))
+        )
+    )
+
+
+def set_route_answer(
+    route: HelpRoute, answer: RouteAnswer, when: datetime, *, session: Session
+) -> None:
+    route.answer = answer
+    route.answered_at = when
+    session.add(route)
+    session.flush()
+
+
+def set_route_message(route: HelpRoute, channel_id: str, ts: str, *, session: Session) -> None:
+    route.dm_channel_id = channel_id
+    route.dm_ts = ts
+    session.add(route)
+    session.flush()
+
+
+def iter_help_requests(
+    *, session: Session, team_id: str | None = None, batch_size: int = 500
+) -> Iterator[tuple[HelpRequest, list[str], list[HelpRoute]]]:
+    """Every help request with its tags and routes, oldest first, in batches."""
+    last_id = 0
+    while True:
+        statement = (
+            select(HelpRequest)
+            .where(col(HelpRequest.id) > last_id)
+            .order_by(col(HelpRequest.id))
+            .limit(batch_size)
+        )
+        if team_id is not None:
+            statement = statement.where(HelpRequest.team_id == team_id)
+        batch = list(session.exec(statement))
+        if not batch:
+            return
+        for request in batch:
+            assert request.id is not None
+            yield (
+                request,
+                tags_of(request.id, session=session),
+                routes_of(request.id, session=session),
+            )
+        session.expunge_all()
+        last_id = batch[-1].id or last_id
+
+
+def open_statuses() -> tuple[HelpStatus, ...]:
+    """Statuses of a question still waiting for its asker to be satisfied."""
+    return (HelpStatus.OPEN, HelpStatus.CLAIMED, HelpStatus.ANSWERED)
