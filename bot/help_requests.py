@@ -3,7 +3,8 @@
 Routing policy (README "Routing policy"): up to N declared experts on the question's tags,
 never the asker, never someone away, deactivated or a bot, never the same person twice for one
 question; among the rest, people inside their working hours first, then whoever was asked
-least recently, so questions on a tag spread evenly over its experts.
+least (over the last 30 days), then least recently, so questions on a tag spread evenly over its
+experts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 WORKDAY_START_HOUR = 9
 WORKDAY_END_HOUR = 18
+LOAD_WINDOW = timedelta(days=30)
 _WORD = re.compile(r"[\w\-.+]+", re.UNICODE)
 _NEVER = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
 
@@ -38,10 +40,16 @@ _NEVER = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
 class Candidate:
     user_id: str
     in_working_hours: bool
+    recent_load: int
     last_asked_at: datetime | None
 
-    def sort_key(self) -> tuple[bool, datetime]:
-        return (not self.in_working_hours, self.last_asked_at or _NEVER)
+    def sort_key(self) -> tuple[bool, int, datetime, str]:
+        return (
+            not self.in_working_hours,
+            self.recent_load,
+            self.last_asked_at or _NEVER,
+            self.user_id,
+        )
 
 
 def ask(
@@ -152,6 +160,7 @@ def choose_experts(
     ]
     statuses = expert_store.statuses(request.team_id, pool, session=session)
     now = utcnow()
+    load = help_store.recent_route_counts(request.team_id, pool, now - LOAD_WINDOW, session=session)
     candidates = []
     for user_id in pool:
         status = statuses.get(user_id)
@@ -164,6 +173,7 @@ def choose_experts(
             Candidate(
                 user_id=user_id,
                 in_working_hours=in_working_hours(user.get("tz"), now),
+                recent_load=load.get(user_id, 0),
                 last_asked_at=status.last_asked_at if status is not None else None,
             )
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.models import HelpRequest, HelpRequestTag, HelpRoute, HelpStatus, RouteAnswer
+from storage.models import HelpRequest, HelpRequestTag, HelpRoute, RouteAnswer
 
 
 def add_help_request(
@@ -92,6 +93,22 @@ def routes_of(request_id: int, *, session: Session) -> list[HelpRoute]:
     )
 
 
+def recent_route_counts(
+    team_id: str, user_ids: Iterable[str], since: datetime, *, session: Session
+) -> dict[str, int]:
+    """How many questions each person was asked since `since` (routing load)."""
+    rows = session.exec(
+        select(HelpRoute.expert_id, func.count())
+        .where(
+            HelpRoute.team_id == team_id,
+            col(HelpRoute.expert_id).in_(list(user_ids)),
+            HelpRoute.routed_at >= since,
+        )
+        .group_by(col(HelpRoute.expert_id))
+    )
+    return {expert_id: int(count) for expert_id, count in rows}
+
+
 def set_route_answer(
     route: HelpRoute, answer: RouteAnswer, when: datetime, *, session: Session
 ) -> None:
@@ -134,8 +151,3 @@ def iter_help_requests(
             )
         session.expunge_all()
         last_id = batch[-1].id or last_id
-
-
-def open_statuses() -> tuple[HelpStatus, ...]:
-    """Statuses of a question still waiting for its asker to be satisfied."""
-    return (HelpStatus.OPEN, HelpStatus.CLAIMED, HelpStatus.ANSWERED)

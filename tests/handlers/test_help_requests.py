@@ -1,0 +1,250 @@
+"""/ask end to end: the question posted, experts asked by DM, their buttons, answers in the
+thread, resolution; each routing rule over signed HTTP with DMs observed at the emulator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, SlackEmulator, User
+from bot.help_requests import Candidate, in_working_hours
+from bot.serve import BackgroundServer
+from storage.models import HelpRequest, HelpRoute, HelpStatus, RouteAnswer
+from tests.conftest import eventually
+
+
+def slash(emulator: SlackEmulator, user: str, command: str, text: str) -> dict:
+    delivery = emulator.slash_command(user, GENERAL, command, text)
+    assert delivery.status == 200
+    return delivery.json()
+
+
+def dms_to(emulator: SlackEmulator, user: str) -> list[ApiCall]:
+    dm = emulator.open_im(user).id
+    return [c for c in emulator.calls_to("chat.postMessage") if c.params["channel"] == dm]
+
+
+def requests(engine: Engine) -> list[HelpRequest]:
+    with Session(engine) as session:
+        return list(session.exec(select(HelpRequest).order_by(HelpRequest.id)))
+
+
+def routes(engine: Engine) -> list[HelpRoute]:
+    with Session(engine) as session:
+        return list(session.exec(select(HelpRoute).order_by(HelpRoute.id)))
+
+
+def posted_question(emulator: SlackEmulator, channel: str = GENERAL) -> ApiCall:
+    return emulator.wait_for_call(
+        "chat.postMessage",
+        lambda c: c.params["channel"] == channel and "Question from" in c.params.get("text", ""),
+    )
+
+
+def ask_and_wait_for_routing(
+    emulator: SlackEmulator, engine: Engine, user: str, text: str, experts: int
+) -> HelpRequest:
+    before = len(routes(engine))
+    reply = slash(emulator, user, "/ask", text)
+    assert reply["response_type"] == "ephemeral" and "Got it" in reply["text"]
+    eventually(lambda: len(routes(engine)) >= before + experts, what=f"{experts} experts asked")
+    eventually(lambda: all(r.dm_ts for r in routes(engine)), what="the DMs sent")
+    return requests(engine)[-1]
+
+
+def test_ask_posts_the_question_and_dms_up_to_two_experts_never_the_asker(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    for user in (ALICE, BOB, CAROL, DAVE):
+        slash(emulator, user, "/expert", "add #postgres")
+    request = ask_and_wait_for_routing(
+        emulator, engine, ALICE, "How do I find slow queries? #postgres", experts=2
+    )
+    post = posted_question(emulator)
+    assert f"<@{ALICE}>" in post.params["text"] and "slow queries" in post.params["text"]
+    assert request.message_ts == post.response["ts"] and request.permalink
+    asked = [r.expert_id for r in routes(engine)]
+    assert len(asked) == 2 and ALICE not in asked
+    for expert_id in asked:
+        [dm] = dms_to(emulator, expert_id)
+        actions = next(b for b in dm.params["blocks"] if b["type"] == "actions")["elements"]
+        assert [a["action_id"] for a in actions] == [
+            "help_take",
+            "help_decline",
+            "help_already_answered",
+        ]
+        assert "slow queries" in dm.params["text"]
+    assert dms_to(emulator, ALICE) == []
+
+
+def test_tags_are_inferred_from_the_question_when_none_are_given(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #kubernetes")
+    slash(emulator, ALICE, "/expert", "alias #k8s #kubernetes")
+    ask_and_wait_for_routing(emulator, engine, CAROL, "why does my k8s pod restart?", experts=1)
+    assert [r.expert_id for r in routes(engine)] == [BOB]
+
+
+def test_no_expert_tells_the_asker_and_keeps_the_question_in_the_channel(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, ALICE, "/ask", "Who knows about #cobol?")
+    posted_question(emulator)
+    answer = eventually(lambda: emulator.responses, what="a private answer")[-1]
+    assert "Nobody is tagged as an expert on `#cobol`" in answer["text"]
+    assert answer["response_type"] == "ephemeral" and routes(engine) == []
+    assert requests(engine)[0].status is HelpStatus.OPEN
+
+
+def test_away_deactivated_and_bot_experts_are_never_asked(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    emulator.add_user(User("U0GONE", "gone", deleted=True))
+    for user in (BOB, CAROL, DAVE):
+        slash(emulator, user, "/expert", "add #rust")
+    slash(emulator, ALICE, "/expert", "add <@U0GONE|gone> #rust")
+    slash(emulator, BOB, "/expert", "away")
+    slash(emulator, CAROL, "/expert", "away until 2099-01-01")
+    ask_and_wait_for_routing(emulator, engine, ALICE, "lifetimes? #rust", experts=1)
+    eventually(lambda: emulator.calls_to("users.info"), what="users looked up")
+    assert [r.expert_id for r in routes(engine)] == [DAVE]
+    slash(emulator, BOB, "/expert", "back")
+    ask_and_wait_for_routing(emulator, engine, ALICE, "borrowck? #rust", experts=2)
+    assert {r.expert_id for r in routes(engine)[1:]} == {BOB, DAVE}
+
+
+def test_questions_spread_evenly_over_a_tags_experts(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    # One time zone for all three, so working hours (which depend on today) rank them alike.
+    experts = ["U0PY1", "U0PY2", "U0PY3"]
+    for user_id in experts:
+        emulator.add_user(User(user_id, user_id.lower(), tz="Europe/Paris"))
+    mentions = " ".join(f"<@{user_id}>" for user_id in experts)
+    slash(emulator, ALICE, "/expert", f"add {mentions} #python")
+    for number in range(9):
+        ask_and_wait_for_routing(emulator, engine, BOB, f"question {number} #python", experts=2)
+    load = Counter(r.expert_id for r in routes(engine))
+    assert load == dict.fromkeys(experts, 6), f"18 asks over 3 experts, got {dict(load)}"
+
+
+def test_ill_take_it_tells_the_asker_and_updates_the_dm(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #css")
+    request = ask_and_wait_for_routing(emulator, engine, ALICE, "center a div? #css", experts=1)
+    [route] = routes(engine)
+    assert emulator.click_button(BOB, route.dm_channel_id, route.dm_ts, "help_take").status == 200
+    notice = emulator.wait_for_call(
+        "chat.postMessage", lambda c: c.params.get("thread_ts") == request.message_ts
+    )
+    assert f"<@{BOB}> is on it" in notice.params["text"]
+    update = emulator.wait_for_call("chat.update", lambda c: c.params["ts"] == route.dm_ts)
+    assert "You're on it" in update.params["text"]
+    assert not any(b["type"] == "actions" for b in update.params["blocks"]), "buttons go"
+    eventually(lambda: requests(engine)[0].status is HelpStatus.CLAIMED, what="claimed")
+    assert requests(engine)[0].claimed_by == BOB
+    assert routes(engine)[0].answer is RouteAnswer.TAKEN
+
+
+def test_not_my_area_asks_the_next_expert(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    for user in (BOB, CAROL):
+        slash(emulator, user, "/expert", "add #go")
+    slash(emulator, ALICE, "/expert", "add <@U0DAVE|dave> #go")
+    emulator.reset_calls()
+    ask_and_wait_for_routing(emulator, engine, ALICE, "goroutine leak? #go", experts=2)
+    first = routes(engine)[0]
+    emulator.click_button(first.expert_id, first.dm_channel_id, first.dm_ts, "help_decline")
+    eventually(lambda: len(routes(engine)) == 3, what="a third expert asked")
+    third = routes(engine)[2]
+    assert third.expert_id not in {r.expert_id for r in routes(engine)[:2]} and third.round == 2
+    assert routes(engine)[0].answer is RouteAnswer.DECLINED
+    eventually(lambda: dms_to(emulator, third.expert_id), what="the DM to the next expert")
+
+
+def test_a_thread_reply_by_someone_else_is_the_first_answer(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, ALICE, "/ask", "where are the deploy docs? #deploy")
+    ts = posted_question(emulator).response["ts"]
+    eventually(lambda: requests(engine)[0].message_ts, what="the question linked")
+    emulator.post_message(ALICE, GENERAL, "anyone?", thread_ts=ts)
+    assert requests(engine)[0].first_answer_at is None, "the asker's own reply is no answer"
+    emulator.post_message(CAROL, GENERAL, "in the wiki, under Deploy", thread_ts=ts)
+    [request] = requests(engine)
+    assert request.first_answerer_id == CAROL and request.status is HelpStatus.ANSWERED
+    emulator.post_message(BOB, GENERAL, "also the runbook", thread_ts=ts)
+    assert requests(engine)[0].first_answerer_id == CAROL
+
+
+def test_the_asker_resolves_with_the_button_or_a_check_mark(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, ALICE, "/ask", "first question #a")
+    slash(emulator, ALICE, "/ask", "second question #b")
+    eventually(lambda: all(r.message_ts for r in requests(engine)), what="questions posted")
+    first, second = requests(engine)
+    emulator.post_message(CAROL, GENERAL, "here you go", thread_ts=first.message_ts)
+    emulator.click_button(BOB, GENERAL, first.message_ts, "help_resolve")
+    emulator.click_button(ALICE, GENERAL, first.message_ts, "help_resolve")
+    eventually(lambda: requests(engine)[0].status is HelpStatus.RESOLVED, what="resolved")
+    assert requests(engine)[0].answerer_id == CAROL
+    update = emulator.wait_for_call("chat.update", lambda c: c.params["ts"] == first.message_ts)
+    assert "Resolved thanks to" in update.params["text"]
+    emulator.add_reaction(BOB, GENERAL, second.message_ts, "white_check_mark")
+    emulator.add_reaction(ALICE, GENERAL, second.message_ts, "white_check_mark")
+    eventually(lambda: requests(engine)[1].status is HelpStatus.RESOLVED, what="resolved by ✅")
+    assert len(emulator.calls_to("chat.update")) == 2, "only the asker can resolve"
+
+
+def test_followers_get_one_dm_per_new_question(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, DAVE, "/expert", "follow #security")
+    slash(emulator, BOB, "/expert", "add #security")
+    ask_and_wait_for_routing(emulator, engine, ALICE, "rotate keys? #security", experts=1)
+    notice = eventually(lambda: dms_to(emulator, DAVE), what="the follower's DM")
+    assert len(notice) == 1 and "New question on `#security`" in notice[0].params["text"]
+    assert not any(b["type"] == "actions" for b in notice[0].params["blocks"])
+    slash(emulator, DAVE, "/expert", "unfollow #security")
+    ask_and_wait_for_routing(emulator, engine, CAROL, "again? #security", experts=1)
+    assert len(dms_to(emulator, DAVE)) == 1
+
+
+def test_ask_in_a_channel_without_the_bot_explains_and_asks_nobody(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #x")
+    delivery = emulator.slash_command(ALICE, "C0RANDOM", "/ask", "anyone? #x")
+    assert delivery.status == 200
+    answer = eventually(lambda: emulator.responses, what="a private answer")[-1]
+    assert "couldn't post your question" in answer["text"] and routes(engine) == []
+
+
+def test_working_hours_are_weekdays_nine_to_six_in_the_persons_zone() -> None:
+    monday_noon_utc = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert in_working_hours("Europe/London", monday_noon_utc)
+    assert not in_working_hours("Asia/Tokyo", monday_noon_utc)  # 21:00 there
+    assert in_working_hours("America/New_York", datetime(2026, 11, 30, 14, 0, tzinfo=UTC))
+    assert not in_working_hours("Europe/London", datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+    assert in_working_hours("Not/AZone", monday_noon_utc), "unknown zones count as UTC"
+
+
+def test_people_in_working_hours_come_first_then_the_least_asked() -> None:
+    earlier = datetime(2026, 11, 1, tzinfo=UTC)
+    later = datetime(2026, 11, 20, tzinfo=UTC)
+    candidates = [
+        Candidate("U_OFF_IDLE", in_working_hours=False, recent_load=0, last_asked_at=None),
+        Candidate("U_ON_BUSY", in_working_hours=True, recent_load=5, last_asked_at=earlier),
+        Candidate("U_ON_LATER", in_working_hours=True, recent_load=1, last_asked_at=later),
+        Candidate("U_ON_EARLIER", in_working_hours=True, recent_load=1, last_asked_at=earlier),
+        Candidate("U_ON_NEVER", in_working_hours=True, recent_load=0, last_asked_at=None),
+    ]
+    ordered = [c.user_id for c in sorted(candidates, key=Candidate.sort_key)]
+    assert ordered == ["U_ON_NEVER", "U_ON_EARLIER", "U_ON_LATER", "U_ON_BUSY", "U_OFF_IDLE"]
