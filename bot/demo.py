@@ -92,7 +92,9 @@ def run_demo(console: Console) -> None:
                     title="LearnLoop",
                 )
             )
-            _scenario(Transcript(console, emulator))
+            transcript = Transcript(console, emulator)
+            _scenario(transcript)
+            _ask_scenario(transcript)
         _report(console, database_url)
 
 
@@ -166,6 +168,42 @@ def _scenario(show: Transcript) -> None:
         show.ack(emulator.slash_command(CAROL, GENERAL, "/til", f"search {query}"), CAROL)
 
 
+def _ask_scenario(show: Transcript) -> None:
+    emulator = show.emulator
+    show.step("8. Colleagues say what they know")
+    for user in (BOB, CAROL):
+        show.says(user, "/expert add #postgres")
+        show.ack(emulator.slash_command(user, GENERAL, "/expert", "add #postgres"), user)
+
+    show.step("9. A question goes to the people who know")
+    question = "Which of our queries are slow, and how do I see it? #postgres"
+    show.says(DAVE, f"/ask {question}")
+    show.ack(emulator.slash_command(DAVE, GENERAL, "/ask", question), DAVE)
+    posted = show.wait(
+        "chat.postMessage", lambda call: "Question from" in call.params.get("text", "")
+    )
+    show.bot(f"posted in #general: {posted.params['text']}")
+    question_ts = str(posted.response["ts"])
+    bob_dm = emulator.open_im(BOB).id
+    dm = show.wait("chat.postMessage", lambda call: call.params["channel"] == bob_dm)
+    show.bot("DM to bob: " + str(dm.params["text"]).replace("\n", " / "), only_for=BOB)
+
+    show.step("10. An expert takes it and answers in the thread")
+    show.console.print("[cyan]bob[/] clicks [bold]I'll take it[/]")
+    emulator.click_button(BOB, bob_dm, str(dm.response["ts"]), blocks.HELP_TAKE)
+    taken = show.wait("chat.postMessage", lambda call: call.params.get("thread_ts") == question_ts)
+    show.bot(f"in the thread: {taken.params['text']}")
+    answer = "Turn on pg_stat_statements and sort by total_exec_time"
+    show.console.print(f"[cyan]bob[/] replies in the thread: {escape(answer)}", highlight=False)
+    emulator.post_message(BOB, GENERAL, answer, thread_ts=question_ts)
+
+    show.step("11. The asker marks it resolved")
+    show.console.print("[cyan]dave[/] clicks [bold]Resolved[/]")
+    emulator.click_button(DAVE, GENERAL, question_ts, blocks.HELP_RESOLVE)
+    resolved = show.wait("chat.update", lambda call: call.params["ts"] == question_ts)
+    show.bot("updated the question: " + str(resolved.params["text"]).splitlines()[-1])
+
+
 def _wait_for_response(emulator: SlackEmulator, timeout: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while not emulator.responses:
@@ -181,15 +219,25 @@ def _report(console: Console, database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
         with session_scope(create_session_factory(engine)) as session:
-            total = export_jsonl(exported, session=session)
+            export_jsonl(exported, session=session)
     finally:
         engine.dispose()
+    kept = [json.loads(line) for line in exported.getvalue().splitlines()]
     console.rule("[bold]What LearnLoop kept")
-    for line in exported.getvalue().splitlines():
-        record = json.loads(line)
-        tags = ", ".join(record["tags"]) or "-"
+    tils = [record for record in kept if record["type"] == "til"]
+    for til in tils:
+        tags = ", ".join(til["tags"]) or "-"
         console.print(
-            f"• {escape(record['source'])}: {escape(record['text'])}  [dim]tags: {tags}[/]",
+            f"• {escape(til['source'])}: {escape(til['text'])}  [dim]tags: {tags}[/]",
             highlight=False,
         )
-    console.print(f"\n{total} TILs stored; `learnloop export` writes them as JSON lines.")
+    for question in (record for record in kept if record["type"] == "help_request"):
+        console.print(
+            f"• question from {NAMES.get(question['asker_id'])}: {escape(question['text'])}  "
+            f"[dim]{question['status']}, answered by {NAMES.get(question['answerer_id'])}[/]",
+            highlight=False,
+        )
+    console.print(
+        f"\n{len(tils)} TILs stored, {len(kept)} records in all; "
+        "`learnloop export` writes them as JSON lines."
+    )

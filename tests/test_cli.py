@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,8 @@ def test_export_streams_every_til_as_json_lines(
     first = records[0]
     assert first["text"] == "TIL exports are JSON lines #data ✅" and first["message_ts"] == ts
     assert first["tags"] == ["data"] and first["author_id"] == ALICE
-    assert first["created_at"].endswith("+00:00")
+    created = datetime.fromisoformat(first["created_at"])
+    assert created.utcoffset() == timedelta(0), "times are exported as UTC"
     assert {record["source"] for record in records} == {"keyword", "command"}
 
     other_team = learnloop(
@@ -117,8 +119,44 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "reacted 📚 to bob's message",
         "LearnLoop: 📚 *TIL* from @bob: Postgres",
         "TILs matching *postgres*",
+        "(only visible to bob): Added: @bob on `#postgres`",
+        "posted in #general: 🙋 *Question from @dave*",
+        "(only visible to bob): DM to bob: 🙋 @dave has a question on `#postgres`",
+        "in the thread: @bob is on it.",
+        "updated the question: ✅ Resolved thanks to @bob",
+        "question from dave: Which of our queries are slow",
+        "resolved, answered by bob",
         "4 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"
     assert "coffee machine" not in out.split("What LearnLoop kept")[1], "deleted TIL must be gone"
     assert list(tmp_path.iterdir()) == [], "the demo's database is throwaway"
+
+
+def test_export_includes_the_directory_and_help_requests_with_their_routes(
+    server: BackgroundServer,
+    emulator: SlackEmulator,
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    emulator.slash_command(BOB, GENERAL, "/expert", "add #postgres")
+    emulator.slash_command(ALICE, GENERAL, "/expert", "follow #postgres")
+    emulator.slash_command(ALICE, GENERAL, "/ask", "vacuum or analyze? #postgres")
+    eventually(
+        lambda: [
+            c for c in emulator.calls_to("chat.postMessage") if c.params["channel"].startswith("D")
+        ],
+        what="the expert's DM",
+    )
+    result = learnloop("export", env={"DATABASE_URL": database_url}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    by_type = {record["type"]: record for record in records}
+    assert by_type["expert"]["user_id"] == BOB and by_type["expert"]["tag"] == "postgres"
+    assert by_type["tag_follow"]["user_id"] == ALICE
+    question = by_type["help_request"]
+    assert question["asker_id"] == ALICE and question["tags"] == ["postgres"]
+    assert question["status"] == "open" and question["text"] == "vacuum or analyze? #postgres"
+    assert [route["expert_id"] for route in question["routes"]] == [BOB]
+    assert by_type["expert_status"]["user_id"] == BOB and by_type["expert_status"]["last_asked_at"]
