@@ -200,16 +200,20 @@ def ask_received(tags: tuple[str, ...]) -> list[Block]:
     return [_section(render("ask_received", tags_note=_tags_note(tags)))]
 
 
+def _question_card(title: str, request: HelpRequest) -> list[Block]:
+    """A question as shown outside its channel: a title, its text, a link to it."""
+    blocks = [_section(title), _section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4))]
+    if request.permalink:
+        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
+    return blocks
+
+
 def expert_request(request: HelpRequest, tags: list[str]) -> list[Block]:
     """The DM asking an expert; the buttons carry the question's id."""
     value = str(request.id)
-    blocks = [
-        _section(render("expert_request_title", asker_id=request.asker_id, tags=_hashtags(tags))),
-        _section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4)),
-    ]
-    if request.permalink:
-        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
-    blocks.append(
+    title = render("expert_request_title", asker_id=request.asker_id, tags=_hashtags(tags))
+    return [
+        *_question_card(title, request),
         {
             "type": "actions",
             "elements": [
@@ -217,9 +221,8 @@ def expert_request(request: HelpRequest, tags: list[str]) -> list[Block]:
                 _button("Not my area", HELP_DECLINE, value),
                 _button("Already answered", HELP_ALREADY_ANSWERED, value),
             ],
-        }
-    )
-    return blocks
+        },
+    ]
 
 
 _ANSWER_TEXTS = {
@@ -231,21 +234,18 @@ _ANSWER_TEXTS = {
 
 def expert_request_answered(request: HelpRequest, answer: RouteAnswer) -> list[Block]:
     """The DM once the expert chose: the question stays, the buttons go."""
-    blocks = [_section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4))]
-    if request.permalink:
-        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
-    blocks.append(_section(render(_ANSWER_TEXTS[answer], asker_id=request.asker_id)))
-    return blocks
+    return _question_card(render(_ANSWER_TEXTS[answer], asker_id=request.asker_id), request)
 
 
 def follower_notice(request: HelpRequest, tags: list[str]) -> list[Block]:
-    blocks = [
-        _section(render("follower_title", asker_id=request.asker_id, tags=_hashtags(tags))),
-        _section(_clip(request.text, SEARCH_SNIPPET_LENGTH * 4)),
-    ]
-    if request.permalink:
-        blocks.append(_context(render("expert_request_link", permalink=request.permalink)))
-    return blocks
+    title = render("follower_title", asker_id=request.asker_id, tags=_hashtags(tags))
+    return _question_card(title, request)
+
+
+def unanswered_question(request: HelpRequest, tags: list[str]) -> list[Block]:
+    """A question handed to the team's help channel or leads after the escalation windows."""
+    title = render("unanswered_title", asker_id=request.asker_id, tags=_hashtags(tags))
+    return _question_card(title, request)
 
 
 def taken_notice(expert_id: str) -> list[Block]:

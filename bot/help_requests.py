@@ -81,6 +81,7 @@ def post_and_route(
     session: Session,
     client: WebClient,
     experts_per_question: int,
+    escalation_window: timedelta,
 ) -> list[str]:
     """After the ack: post the question in its channel, then ask the first experts.
 
@@ -107,7 +108,11 @@ def post_and_route(
     session.commit()
     asked = route(request, experts_per_question, session=session, client=client)
     _notify_followers(request, tags, asked, session=session, client=client)
-    if not asked:
+    if asked:
+        request.escalate_at = utcnow() + escalation_window
+        session.add(request)
+        session.commit()
+    else:
         tell_privately(response_url, blocks.no_experts(tags))
     return asked
 
@@ -293,3 +298,54 @@ def resolve(
         blocks=blocks.question_post(request, tags),
     )
     return request
+
+
+def escalate_due(
+    now: datetime,
+    *,
+    session: Session,
+    client: WebClient,
+    experts_per_question: int,
+    escalation_window: timedelta,
+    help_channel: str | None,
+) -> list[int]:
+    """Move every open question whose window has passed one step up; returns their ids.
+
+    Each step is claimed with a conditional UPDATE before anything is sent, so with several
+    replicas, or a job run twice, a step happens once.
+    """
+    escalated = []
+    for request in help_store.due_for_escalation(now, session=session):
+        assert request.id is not None
+        level = request.escalation_level
+        next_at = now + escalation_window if level == 0 else None
+        if not help_store.claim_escalation(request.id, level, next_at, session=session):
+            continue
+        session.commit()
+        if level == 0 and route(request, experts_per_question, session=session, client=client):
+            logger.info("help request %s escalated to more experts", request.id)
+        else:
+            if level == 0:  # nobody new to ask: skip straight to the team
+                help_store.claim_escalation(request.id, 1, None, session=session)
+                session.commit()
+            _hand_to_team(request, help_channel, session=session, client=client)
+        escalated.append(request.id)
+    return escalated
+
+
+def _hand_to_team(
+    request: HelpRequest, help_channel: str | None, *, session: Session, client: WebClient
+) -> None:
+    """Nobody took it: post it in the help channel, or else DM the team's leads."""
+    assert request.id is not None
+    tags = help_store.tags_of(request.id, session=session)
+    reply = blocks.unanswered_question(request, tags)
+    destinations = [help_channel] if help_channel else []
+    if not destinations:
+        for lead_id in expert_store.leads(request.team_id, session=session):
+            destinations.append(client.conversations_open(users=lead_id)["channel"]["id"])
+    for channel in destinations:
+        client.chat_postMessage(
+            channel=channel, text=blocks.plain_text(reply), blocks=reply, unfurl_links=False
+        )
+    logger.info("help request %s handed to the team (%d places)", request.id, len(destinations))

@@ -46,6 +46,7 @@ class Runtime:
         )
         self._clients: dict[str, WebClient] = {}
         self._clients_lock = threading.Lock()
+        self._before_close: list[Callable[[], object]] = []
 
     def client_for(self, token: str) -> WebClient:
         with self._clients_lock:
@@ -84,8 +85,14 @@ class Runtime:
         future = self._follow_ups.submit(self.call_sync, service, token=token, **kwargs)
         future.add_done_callback(_log_failure)
 
+    def before_close(self, stop: Callable[[], object]) -> None:
+        """Stop something that uses this runtime (the scheduler) before the runtime closes."""
+        self._before_close.append(stop)
+
     def close(self) -> None:
         """Finish in-flight work and queued follow-ups, then release threads and connections."""
+        for stop in self._before_close:
+            stop()
         self._requests.shutdown(wait=True)
         self._follow_ups.shutdown(wait=True)
         self.engine.dispose()

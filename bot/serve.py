@@ -15,6 +15,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.applications import Starlette
 
 from bot.app import create_app
+from bot.jobs import start_scheduler
 from bot.runtime import Runtime
 from bot.server import EVENTS_PATH, create_web_app
 from bot.settings import Settings
@@ -52,8 +53,11 @@ def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
 
 
 def run_http(settings: Settings, *, host: str) -> None:
+    runtime = build_runtime(settings)
+    start_scheduler(runtime)
+    web = create_web_app(create_app(settings, runtime), runtime)
     logger.info("LearnLoop listening on http://%s:%s%s", host, settings.port, EVENTS_PATH)
-    uvicorn.Server(server_config(build_web_app(settings), host, settings.port)).run()
+    uvicorn.Server(server_config(web, host, settings.port)).run()
 
 
 async def run_socket_mode(settings: Settings) -> None:
@@ -64,6 +68,7 @@ async def run_socket_mode(settings: Settings) -> None:
     """
     assert settings.slack_app_token is not None
     runtime = build_runtime(settings)
+    start_scheduler(runtime)
     handler = AsyncSocketModeHandler(create_app(settings, runtime), settings.slack_app_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

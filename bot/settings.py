@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
@@ -16,6 +17,7 @@ DEFAULT_PORT = 3000
 DEFAULT_CAPTURE_EMOJI = "bulb"
 DEFAULT_WORKER_THREADS = 8
 DEFAULT_EXPERTS_PER_QUESTION = 2
+DEFAULT_ESCALATION_MINUTES = 60
 
 
 class SettingsError(ValueError):
@@ -37,10 +39,17 @@ class Settings:
     # People who are community managers whatever Slack says (owners and admins are anyway).
     managers: frozenset[str] = frozenset()
     experts_per_question: int = DEFAULT_EXPERTS_PER_QUESTION
+    escalation_minutes: int = DEFAULT_ESCALATION_MINUTES
+    # Where unanswered questions go after the second escalation window; team leads otherwise.
+    help_channel: str | None = None
 
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def escalation_window(self) -> timedelta:
+        return timedelta(minutes=self.escalation_minutes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -74,6 +83,10 @@ class Settings:
             experts_per_question=_positive_int(
                 environ, "LEARNLOOP_EXPERTS_PER_QUESTION", DEFAULT_EXPERTS_PER_QUESTION
             ),
+            escalation_minutes=_positive_int(
+                environ, "LEARNLOOP_ESCALATION_MINUTES", DEFAULT_ESCALATION_MINUTES
+            ),
+            help_channel=_channel_id(environ, "LEARNLOOP_HELP_CHANNEL"),
         )
 
 
@@ -175,3 +188,16 @@ def _user_ids(environ: Mapping[str, str], name: str) -> frozenset[str]:
                 f"got {user_id!r}: find an id in a profile's ⋯ menu > Copy member ID."
             )
     return frozenset(ids)
+
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+
+
+def _channel_id(environ: Mapping[str, str], name: str) -> str | None:
+    value = _optional(environ, name)
+    if value is not None and not _CHANNEL_ID.match(value):
+        raise SettingsError(
+            f"{name} must be a channel id such as C012AB3CD (channel details > About), "
+            f"got {value!r}."
+        )
+    return value

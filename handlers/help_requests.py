@@ -35,6 +35,7 @@ async def handle_ask_command(
             request=request,
             response_url=command["response_url"],
             experts_per_question=runtime.settings.experts_per_question,
+            escalation_window=runtime.settings.escalation_window,
         )
         reply = blocks.ask_received(extract_tags(text))
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)

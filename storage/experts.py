@@ -31,6 +31,17 @@ def get_role(team_id: str, user_id: str, *, session: Session) -> Role | None:
     return Role(role) if role is not None else None
 
 
+def leads(team_id: str, *, session: Session) -> list[str]:
+    """People with the lead role, oldest grant first."""
+    return list(
+        session.exec(
+            select(MemberRole.user_id)
+            .where(MemberRole.team_id == team_id, MemberRole.role == Role.LEAD)
+            .order_by(col(MemberRole.id))
+        )
+    )
+
+
 def resolve_aliases(team_id: str, tags: Iterable[str], *, session: Session) -> list[str]:
     """Tags with aliases replaced by what they stand for, in order, without repeats."""
     tags = list(dict.fromkeys(tags))

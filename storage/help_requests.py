@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from storage.models import HelpRequest, HelpRequestTag, HelpRoute, RouteAnswer
+from storage.models import HelpRequest, HelpRequestTag, HelpRoute, HelpStatus, RouteAnswer
 
 
 def add_help_request(
@@ -123,6 +123,32 @@ def set_route_message(route: HelpRoute, channel_id: str, ts: str, *, session: Se
     route.dm_ts = ts
     session.add(route)
     session.flush()
+
+
+def due_for_escalation(now: datetime, *, session: Session) -> list[HelpRequest]:
+    """Open questions (nobody took or answered them) whose escalation time has come."""
+    return list(
+        session.exec(
+            select(HelpRequest)
+            .where(
+                col(HelpRequest.escalate_at) <= now,
+                HelpRequest.status == HelpStatus.OPEN,
+            )
+            .order_by(col(HelpRequest.escalate_at))
+        )
+    )
+
+
+def claim_escalation(
+    request_id: int, level: int, next_at: datetime | None, *, session: Session
+) -> bool:
+    """Move a question from `level` to the next; False when someone else already did."""
+    result = session.execute(
+        update(HelpRequest)
+        .where(col(HelpRequest.id) == request_id, col(HelpRequest.escalation_level) == level)
+        .values(escalation_level=level + 1, escalate_at=next_at)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 def iter_help_requests(

@@ -19,6 +19,7 @@ class TilSource(StrEnum):
     COMMAND = "command"
     SHORTCUT = "shortcut"
     REACTION = "reaction"
+    ANSWER = "answer"
 
 
 def _enum_of_values(enum: type[StrEnum]) -> sa.Enum:
@@ -164,6 +165,7 @@ class HelpRequest(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_help_request_message"),
         Index("ix_help_request_team_status", "team_id", "status", "created_at"),
+        Index("ix_help_request_escalate_at", "escalate_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -178,8 +180,17 @@ class HelpRequest(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=32)
     first_answer_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     first_answerer_id: str | None = Field(default=None, max_length=32)
+    first_answer_ts: str | None = Field(default=None, max_length=32)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answerer_id: str | None = Field(default=None, max_length=32)
+    # The accepted answer kept as team knowledge ("Save the answer as a TIL").
+    answer_til_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("til.id", ondelete="SET NULL"), nullable=True),
+    )
+    # Escalation: 0 = first experts asked, 1 = more experts asked, 2 = handed to the team.
+    escalation_level: int = Field(default=0)
+    escalate_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -67,8 +67,17 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(length=32), nullable=True),
         sa.Column("first_answer_at", UTCDateTime(), nullable=True),
         sa.Column("first_answerer_id", sa.String(length=32), nullable=True),
+        sa.Column("first_answer_ts", sa.String(length=32), nullable=True),
         sa.Column("resolved_at", UTCDateTime(), nullable=True),
         sa.Column("answerer_id", sa.String(length=32), nullable=True),
+        sa.Column(
+            "answer_til_id",
+            sa.Integer(),
+            sa.ForeignKey("til.id", ondelete="SET NULL"),
+            nullable=True,
+        ),
+        sa.Column("escalation_level", sa.Integer(), nullable=False),
+        sa.Column("escalate_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_help_request_message"),
@@ -76,6 +85,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_help_request_team_status", "help_request", ["team_id", "status", "created_at"]
     )
+    op.create_index("ix_help_request_escalate_at", "help_request", ["escalate_at"])
 
     op.create_table(
         "member_role",
@@ -156,6 +166,7 @@ def downgrade() -> None:
     op.drop_table("tag_follow")
     op.drop_table("tag_alias")
     op.drop_table("member_role")
+    op.drop_index("ix_help_request_escalate_at", table_name="help_request")
     op.drop_index("ix_help_request_team_status", table_name="help_request")
 
     op.drop_table("help_request")

@@ -1,0 +1,53 @@
+"""Scheduled work. Jobs are thin: they carry no data, load what is due, call a service.
+
+The scheduler runs in `learnloop serve` only; tests call these functions directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot import help_requests
+from bot.runtime import Runtime
+from storage.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+ESCALATION_JOB_ID = "escalate-help-requests"
+ESCALATION_CHECK_SECONDS = 30
+
+
+def run_escalations(runtime: Runtime, now: datetime) -> list[int]:
+    """Escalate every question whose window has passed; safe to run anywhere, any number of
+    times."""
+    settings = runtime.settings
+    return runtime.call_sync(
+        help_requests.escalate_due,
+        token=settings.slack_bot_token,
+        now=now,
+        experts_per_question=settings.experts_per_question,
+        escalation_window=settings.escalation_window,
+        help_channel=settings.help_channel,
+    )
+
+
+def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    """UTC, coalescing, one instance per job, misfires within a grace time still run."""
+    scheduler = BackgroundScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+    )
+    scheduler.add_job(
+        lambda: run_escalations(runtime, utcnow()),
+        "interval",
+        seconds=ESCALATION_CHECK_SECONDS,
+        id=ESCALATION_JOB_ID,
+        replace_existing=True,
+    )
+    scheduler.start()
+    runtime.before_close(scheduler.shutdown)
+    logger.info("scheduler started: escalations checked every %ss", ESCALATION_CHECK_SECONDS)
+    return scheduler
