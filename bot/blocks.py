@@ -14,6 +14,7 @@ HELP_RESOLVE = "help_resolve"
 HELP_TAKE = "help_take"
 HELP_DECLINE = "help_decline"
 HELP_ALREADY_ANSWERED = "help_already_answered"
+HELP_SAVE_ANSWER = "help_save_answer"
 ROUTE_ANSWERS = {
     HELP_TAKE: RouteAnswer.TAKEN,
     HELP_DECLINE: RouteAnswer.DECLINED,
@@ -246,6 +247,20 @@ def unanswered_question(request: HelpRequest, tags: list[str]) -> list[Block]:
     """A question handed to the team's help channel or leads after the escalation windows."""
     title = render("unanswered_title", asker_id=request.asker_id, tags=_hashtags(tags))
     return _question_card(title, request)
+
+
+def save_answer_offer(request: HelpRequest) -> list[Block]:
+    return [
+        _section(render("save_answer_offer")),
+        {
+            "type": "actions",
+            "elements": [_button("Save the answer as a TIL", HELP_SAVE_ANSWER, str(request.id))],
+        },
+    ]
+
+
+def answer_saved(user_id: str) -> list[Block]:
+    return [_section(render("answer_saved", user_id=user_id))]
 
 
 def taken_notice(expert_id: str) -> list[Block]:

@@ -22,9 +22,11 @@ from sqlmodel import Session
 from bot import blocks
 from bot.replies import tell_privately
 from bot.text import extract_tags, normalise_tag
+from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
 from storage import help_requests as help_store
-from storage.models import HelpRequest, HelpStatus, RouteAnswer
+from storage import til as til_store
+from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til, TilSource
 from storage.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -253,7 +255,7 @@ def answer_route(
 
 
 def record_thread_reply(
-    team_id: str, channel_id: str, thread_ts: str, user_id: str, *, session: Session
+    team_id: str, channel_id: str, thread_ts: str, reply_ts: str, user_id: str, *, session: Session
 ) -> bool:
     """A reply in a question's thread by someone else is its first answer; True if it was."""
     request = help_store.get_help_request_by_message(
@@ -263,6 +265,7 @@ def record_thread_reply(
         return False
     request.first_answer_at = utcnow()
     request.first_answerer_id = user_id
+    request.first_answer_ts = reply_ts
     if request.status in (HelpStatus.OPEN, HelpStatus.CLAIMED):
         request.status = HelpStatus.ANSWERED
     session.add(request)
@@ -297,7 +300,53 @@ def resolve(
         text=blocks.plain_text(blocks.question_post(request, tags)),
         blocks=blocks.question_post(request, tags),
     )
+    if request.first_answer_ts is not None:
+        offer = blocks.save_answer_offer(request)
+        client.chat_postMessage(
+            channel=channel_id, thread_ts=message_ts, text=blocks.plain_text(offer), blocks=offer
+        )
     return request
+
+
+def save_answer_as_til(
+    request_id: int,
+    user_id: str,
+    offer_ts: str,
+    response_url: str,
+    *,
+    session: Session,
+    client: WebClient,
+) -> Til | None:
+    """The accepted answer becomes a TIL linked to its question (asker or answerer only)."""
+    request = help_store.get_help_request(request_id, session=session)
+    if request is None or request.first_answer_ts is None or request.answer_til_id is not None:
+        return None
+    if user_id not in (request.asker_id, request.answerer_id):
+        tell_privately(response_url, blocks.notice("save_answer_not_allowed"))
+        return None
+    session.rollback()  # hold no connection while Slack answers
+    payload = fetch_message(client, request.channel_id, request.first_answer_ts)
+    if payload is None:
+        tell_privately(response_url, blocks.notice("save_answer_gone"))
+        return None
+    message = SlackMessage.from_payload(request.team_id, request.channel_id, payload)
+    capture = capture_message(
+        message, session=session, source=TilSource.ANSWER, captured_by=user_id
+    )
+    til = capture.til or til_store.get_til_by_message(
+        request.team_id, request.channel_id, message.ts, session=session
+    )
+    if til is None:
+        return None
+    help_store.link_answer_til(request_id, til.id, session=session)
+    session.commit()
+    saved = blocks.answer_saved(user_id)
+    client.chat_update(
+        channel=request.channel_id, ts=offer_ts, text=blocks.plain_text(saved), blocks=saved
+    )
+    if capture.til is not None:
+        confirm_capture(capture.til, session=session, client=client)
+    return til
 
 
 def escalate_due(

@@ -71,6 +71,20 @@ async def handle_resolve_button(
     )
 
 
+async def handle_save_answer(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    await ack()
+    runtime_of(context).spawn(
+        help_requests.save_answer_as_til,
+        token=context.bot_token,
+        request_id=int(action["value"]),
+        user_id=body["user"]["id"],
+        offer_ts=body["container"]["message_ts"],
+        response_url=body["response_url"],
+    )
+
+
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """A reply in a question's thread by someone else is its first answer."""
     thread_ts = event.get("thread_ts")
@@ -83,6 +97,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         team_id=str(context.team_id),
         channel_id=event["channel"],
         thread_ts=thread_ts,
+        reply_ts=event["ts"],
         user_id=event["user"],
     )
 
@@ -107,3 +122,4 @@ def register(app: AsyncApp) -> None:
     for action_id in blocks.ROUTE_ANSWERS:
         app.action(action_id)(handle_route_answer)
     app.action(blocks.HELP_RESOLVE)(handle_resolve_button)
+    app.action(blocks.HELP_SAVE_ANSWER)(handle_save_answer)

@@ -151,6 +151,12 @@ def claim_escalation(
     return getattr(result, "rowcount", 0) == 1
 
 
+def link_answer_til(request_id: int, til_id: int | None, *, session: Session) -> None:
+    session.execute(
+        update(HelpRequest).where(col(HelpRequest.id) == request_id).values(answer_til_id=til_id)
+    )
+
+
 def iter_help_requests(
     *, session: Session, team_id: str | None = None, batch_size: int = 500
 ) -> Iterator[tuple[HelpRequest, list[str], list[HelpRoute]]]:

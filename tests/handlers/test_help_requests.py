@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, SlackEmulator, User
 from bot.help_requests import Candidate, in_working_hours
 from bot.serve import BackgroundServer
-from storage.models import HelpRequest, HelpRoute, HelpStatus, RouteAnswer
-from tests.conftest import eventually
+from storage.models import HelpRequest, HelpRoute, HelpStatus, RouteAnswer, TilSource
+from tests.conftest import eventually, stored_tils
 
 
 def slash(emulator: SlackEmulator, user: str, command: str, text: str) -> dict:
@@ -248,3 +248,38 @@ def test_people_in_working_hours_come_first_then_the_least_asked() -> None:
     ]
     ordered = [c.user_id for c in sorted(candidates, key=Candidate.sort_key)]
     assert ordered == ["U_ON_NEVER", "U_ON_EARLIER", "U_ON_LATER", "U_ON_BUSY", "U_OFF_IDLE"]
+
+
+def test_on_resolution_the_answer_can_be_saved_as_a_til_by_asker_or_answerer(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, ALICE, "/ask", "how do we rotate the staging certs? #tls")
+    question_ts = posted_question(emulator).response["ts"]
+    eventually(lambda: requests(engine)[0].message_ts, what="the question linked")
+    answer = "Run `make certs` in infra/, then restart the ingress #tls"
+    answer_ts, _ = emulator.post_message(CAROL, GENERAL, answer, thread_ts=question_ts)
+    emulator.click_button(ALICE, GENERAL, question_ts, "help_resolve")
+    offer = emulator.wait_for_call(
+        "chat.postMessage",
+        lambda c: (
+            c.params.get("thread_ts") == question_ts and "save it as a TIL" in c.params["text"]
+        ),
+    )
+    offer_ts = offer.response["ts"]
+    emulator.click_button(BOB, GENERAL, offer_ts, "help_save_answer")
+    refusal = eventually(
+        lambda: [r for r in emulator.responses if "Only the person" in r["text"]],
+        what="a private refusal",
+    )[-1]
+    assert "Only the person who asked or the one who answered" in refusal["text"]
+    assert stored_tils(engine) == []
+    emulator.click_button(CAROL, GENERAL, offer_ts, "help_save_answer")
+    til = eventually(lambda: stored_tils(engine), what="the answer kept as a TIL")[0]
+    assert (til.text, til.author_id, til.captured_by) == (answer, CAROL, CAROL)
+    assert til.source == TilSource.ANSWER and til.message_ts == answer_ts
+    assert eventually(lambda: requests(engine)[0].answer_til_id, what="linked") == til.id
+    saved = emulator.wait_for_call("chat.update", lambda c: c.params["ts"] == offer_ts)
+    assert f"<@{CAROL}> saved the answer as a TIL" in saved.params["text"]
+    emulator.wait_for_call("reactions.add", lambda c: c.params["timestamp"] == answer_ts)
+    found = slash(emulator, DAVE, "/til", "search certs ingress")
+    assert "make certs" in found["text"]
