@@ -145,15 +145,24 @@ def directory_change(
     return [_section("\n".join(lines))]
 
 
-def directory(rows: list[tuple[str, str, int]], tag: str | None) -> list[Block]:
+def directory(
+    rows: list[tuple[str, str, int]], tag: str | None, learned: list[tuple[str, float]]
+) -> list[Block]:
+    """Who knows what: declared experts by tag, then (for one tag) who recently helped."""
     tag_note = f" on `#{tag}`" if tag else ""
-    if not rows:
+    if not rows and not learned:
         return [_section(render("expert_list_empty", tag_note=tag_note))]
     people: dict[str, list[str]] = {}
     for row_tag, user_id, answered in rows:
         people.setdefault(row_tag, []).append(f"<@{user_id}> ({answered} answered)")
     lines = [render("expert_list_line", tag=t, people=", ".join(p)) for t, p in people.items()]
-    return [_section(render("expert_list_header", tag_note=tag_note)), _section("\n".join(lines))]
+    blocks = [_section(render("expert_list_header", tag_note=tag_note))]
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if learned:
+        helpers = ", ".join(f"<@{user_id}>" for user_id, _ in learned)
+        blocks.append(_context(render("expert_list_learned", people=helpers)))
+    return blocks
 
 
 # -- help requests ------------------------------------------------------------------------

@@ -13,6 +13,15 @@ from sqlmodel import Session
 from bot.roles import is_lead_or_manager, is_manager
 from storage import experts as store
 
+# Learned expertise: evidence fades by half every HALF_LIFE; older than EVIDENCE_HORIZON is
+# too faint to matter (under 1%).
+HALF_LIFE = timedelta(days=90)
+EVIDENCE_HORIZON = HALF_LIFE * 7
+EVIDENCE_WEIGHTS = {
+    store.EvidenceKind.RESOLVED: 1.0,
+    store.EvidenceKind.TIL: 0.5,
+    store.EvidenceKind.DECLINED: -1.0,
+}
 # A directory change for (team, user, tag); True when it changed something.
 Change = Callable[[str, str, str], bool]
 # "/expert away" without a date lasts until "/expert back".
@@ -88,11 +97,40 @@ def _change_experts(
     return result
 
 
-def directory(team_id: str, tag: str | None, *, session: Session) -> list[tuple[str, str, int]]:
-    """(tag, user, questions answered), the tag resolved through its aliases."""
-    if tag is not None:
-        [tag] = store.resolve_aliases(team_id, [tag], session=session)
-    return store.list_experts(team_id, session=session, tag=tag)
+@dataclass(frozen=True)
+class Directory:
+    """Declared experts as (tag, user, questions answered); for one tag, also colleagues who
+    recently helped or posted TILs on it, strongest evidence first."""
+
+    tag: str | None
+    declared: list[tuple[str, str, int]]
+    learned: list[tuple[str, float]]
+
+
+def directory(team_id: str, tag: str | None, now: datetime, *, session: Session) -> Directory:
+    if tag is None:
+        return Directory(None, store.list_experts(team_id, session=session), [])
+    [tag] = store.resolve_aliases(team_id, [tag], session=session)
+    declared = store.list_experts(team_id, session=session, tag=tag)
+    declared_users = {user for _, user, _ in declared}
+    scores = learned_scores(team_id, [tag], now, session=session)
+    learned = sorted(
+        ((user, score) for user, score in scores.items() if user not in declared_users),
+        key=lambda item: (-item[1], item[0]),
+    )
+    return Directory(tag, declared, learned)
+
+
+def learned_scores(
+    team_id: str, tags: list[str], now: datetime, *, session: Session
+) -> dict[str, float]:
+    """People with positive evidence on the tags: resolved answers count 1, TILs 0.5, declined
+    questions -1, each halving every 90 days."""
+    scores: dict[str, float] = {}
+    for user, kind, when in store.evidence(team_id, tags, now - EVIDENCE_HORIZON, session=session):
+        fade = 0.5 ** ((now - when) / HALF_LIFE)
+        scores[user] = scores.get(user, 0.0) + EVIDENCE_WEIGHTS[kind] * fade
+    return {user: round(score, 2) for user, score in scores.items() if score > 0}
 
 
 def add_alias(

@@ -4,7 +4,8 @@ Routing policy (README "Routing policy"): up to N declared experts on the questi
 never the asker, never someone away, deactivated or a bot, never the same person twice for one
 question; among the rest, people inside their working hours first, then whoever was asked
 least (over the last 30 days), then least recently, so questions on a tag spread evenly over its
-experts.
+experts. When too few declared experts are available, colleagues whose resolved answers and TILs
+on the tags show they know it (learned expertise) are asked next.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
+from bot.experts import learned_scores
 from bot.replies import tell_privately
 from bot.text import extract_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
@@ -157,19 +159,41 @@ def choose_experts(
     session: Session,
     client: WebClient,
 ) -> list[str]:
-    """The routing policy: see this module's docstring."""
+    """The routing policy (this module's docstring): declared experts first; when too few are
+    available, colleagues with learned expertise on the tags, strongest evidence first."""
     assert request.id is not None
     asked = {route_.expert_id for route_ in help_store.routes_of(request.id, session=session)}
-    pool = [
+    excluded = asked | {request.asker_id}
+    now = utcnow()
+    declared = [
         user_id
         for user_id in expert_store.experts_for_tags(request.team_id, tags, session=session)
-        if user_id != request.asker_id and user_id not in asked
+        if user_id not in excluded
     ]
-    statuses = expert_store.statuses(request.team_id, pool, session=session)
-    now = utcnow()
-    load = help_store.recent_route_counts(request.team_id, pool, now - LOAD_WINDOW, session=session)
+    chosen = sorted(
+        _available(request.team_id, declared, now, session=session, client=client),
+        key=Candidate.sort_key,
+    )[:count]
+    if len(chosen) < count:
+        scores = learned_scores(request.team_id, tags, now, session=session)
+        second_line = sorted(
+            (user for user in scores if user not in excluded and user not in declared),
+            key=lambda user: (-scores[user], user),
+        )
+        chosen += _available(request.team_id, second_line, now, session=session, client=client)[
+            : count - len(chosen)
+        ]
+    return [candidate.user_id for candidate in chosen]
+
+
+def _available(
+    team_id: str, user_ids: list[str], now: datetime, *, session: Session, client: WebClient
+) -> list[Candidate]:
+    """The people who may be asked now (not away, not deactivated, not bots), in given order."""
+    statuses = expert_store.statuses(team_id, user_ids, session=session)
+    load = help_store.recent_route_counts(team_id, user_ids, now - LOAD_WINDOW, session=session)
     candidates = []
-    for user_id in pool:
+    for user_id in user_ids:
         status = statuses.get(user_id)
         if status is not None and status.away_until is not None and status.away_until > now:
             continue
@@ -184,8 +208,7 @@ def choose_experts(
                 last_asked_at=status.last_asked_at if status is not None else None,
             )
         )
-    candidates.sort(key=Candidate.sort_key)
-    return [candidate.user_id for candidate in candidates[:count]]
+    return candidates
 
 
 def in_working_hours(tz_name: str | None, now: datetime) -> bool:

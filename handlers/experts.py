@@ -61,8 +61,10 @@ async def _remove(command: ExpertCommand) -> list[blocks.Block]:
 
 async def _list(command: ExpertCommand) -> list[blocks.Block]:
     tag = command.tags[0] if command.tags else None
-    rows = await command.runtime.call(experts.directory, team_id=command.team_id, tag=tag)
-    return blocks.directory(rows, tag)
+    found = await command.runtime.call(
+        experts.directory, team_id=command.team_id, tag=tag, now=datetime.now(UTC)
+    )
+    return blocks.directory(found.declared, found.tag, found.learned)
 
 
 async def _away(command: ExpertCommand) -> list[blocks.Block]:

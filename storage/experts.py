@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -16,11 +17,16 @@ from storage.models import (
     Expert,
     ExpertStatus,
     HelpRequest,
+    HelpRequestTag,
+    HelpRoute,
     HelpStatus,
     MemberRole,
     Role,
+    RouteAnswer,
     TagAlias,
     TagFollow,
+    Til,
+    TilTag,
 )
 
 
@@ -229,3 +235,53 @@ def mark_asked(team_id: str, user_id: str, when: datetime, *, session: Session) 
     status.last_asked_at = when
     session.add(status)
     session.flush()
+
+
+class EvidenceKind(StrEnum):
+    """What counts as evidence that someone knows a tag (or, for declines, does not)."""
+
+    RESOLVED = "resolved"
+    TIL = "til"
+    DECLINED = "declined"
+
+
+def evidence(
+    team_id: str, tags: Iterable[str], since: datetime, *, session: Session
+) -> list[tuple[str, EvidenceKind, datetime]]:
+    """(user, kind, when) for answers that resolved, TILs posted and questions declined on
+    any of the tags since `since`."""
+    tags = list(tags)
+    resolved = session.exec(
+        select(HelpRequest.answerer_id, HelpRequest.resolved_at)
+        .join(HelpRequestTag, col(HelpRequestTag.help_request_id) == col(HelpRequest.id))
+        .where(
+            HelpRequest.team_id == team_id,
+            col(HelpRequestTag.tag).in_(tags),
+            HelpRequest.status == HelpStatus.RESOLVED,
+            col(HelpRequest.answerer_id).is_not(None),
+            col(HelpRequest.resolved_at) >= since,
+        )
+    )
+    tils = session.exec(
+        select(Til.author_id, Til.created_at)
+        .join(TilTag, col(TilTag.til_id) == col(Til.id))
+        .where(Til.team_id == team_id, col(TilTag.tag).in_(tags), Til.created_at >= since)
+    )
+    declined = session.exec(
+        select(HelpRoute.expert_id, HelpRoute.answered_at)
+        .join(HelpRequestTag, col(HelpRequestTag.help_request_id) == col(HelpRoute.help_request_id))
+        .where(
+            HelpRoute.team_id == team_id,
+            col(HelpRequestTag.tag).in_(tags),
+            HelpRoute.answer == RouteAnswer.DECLINED,
+            col(HelpRoute.answered_at) >= since,
+        )
+    )
+    rows: list[tuple[str, EvidenceKind, datetime]] = []
+    for kind, result in (
+        (EvidenceKind.RESOLVED, resolved),
+        (EvidenceKind.TIL, tils),
+        (EvidenceKind.DECLINED, declined),
+    ):
+        rows.extend((user, kind, when) for user, when in result if user and when)
+    return rows

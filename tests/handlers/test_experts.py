@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
 
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, SlackEmulator
+from bot.experts import learned_scores
 from bot.serve import BackgroundServer
-from storage.models import Expert, ExpertStatus
+from storage import til as til_store
+from storage.help_requests import add_help_request
+from storage.models import (
+    Expert,
+    ExpertStatus,
+    HelpRoute,
+    HelpStatus,
+    RouteAnswer,
+    Til,
+    TilSource,
+)
 
 
 def expert(emulator: SlackEmulator, user: str, text: str) -> str:
@@ -102,3 +115,52 @@ def test_unknown_or_empty_subcommands_show_usage(
         answer = expert(emulator, BOB, text)
         assert "/expert" in answer or "#tag" in answer, text
     assert directory(engine) == set()
+
+
+def test_colleagues_who_posted_tils_on_a_tag_are_listed_and_asked_when_no_expert_is(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    emulator.post_message(DAVE, GENERAL, "TIL redis SCAN is safe where KEYS is not #redis")
+    emulator.post_message(CAROL, GENERAL, "TIL about something else #css")
+    listing = expert(emulator, BOB, "list #redis")
+    assert "Also recently helped or shared TILs on it: <@U0DAVE>" in listing
+    assert "U0CAROL" not in listing
+    emulator.slash_command(ALICE, GENERAL, "/ask", "how do I find big keys? #redis")
+    dm = emulator.open_im(DAVE).id
+    emulator.wait_for_call("chat.postMessage", lambda c: c.params["channel"] == dm)
+
+
+def test_learned_expertise_fades_by_half_every_90_days_and_declines_weaken_it(
+    engine: Engine,
+) -> None:
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with Session(engine) as session:
+        for author, age_days, ts in ((BOB, 0, "1.1"), (CAROL, 90, "1.2"), (DAVE, 180, "1.3")):
+            til = til_store.add_til(
+                til_store.NewTil("T1", "C1", ts, author, author, TilSource.KEYWORD, "TIL", ("db",)),
+                session=session,
+            )
+            session.execute(
+                update(Til)
+                .where(col(Til.id) == til.id)
+                .values(created_at=now - timedelta(days=age_days))
+            )
+        question = add_help_request("T1", "C1", ALICE, "q", ["db"], session=session)
+        question.status, question.answerer_id = HelpStatus.RESOLVED, BOB
+        question.resolved_at = now - timedelta(days=90)
+        session.add(question)
+        session.add(
+            HelpRoute(
+                team_id="T1",
+                help_request_id=question.id,
+                expert_id=DAVE,
+                routed_at=now,
+                answer=RouteAnswer.DECLINED,
+                answered_at=now,
+            )
+        )
+        session.commit()
+        scores = learned_scores("T1", ["db"], now, session=session)
+    # BOB: a TIL today (0.5) and an answer 90 days ago (1 * 0.5); CAROL: a TIL 90 days ago;
+    # DAVE: a TIL 180 days ago (0.125) outweighed by a question he declined today (-1).
+    assert scores == {BOB: 1.0, CAROL: 0.25}
