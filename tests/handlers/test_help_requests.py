@@ -200,7 +200,9 @@ def test_the_asker_resolves_with_the_button_or_a_check_mark(
     emulator.add_reaction(BOB, GENERAL, second.message_ts, "white_check_mark")
     emulator.add_reaction(ALICE, GENERAL, second.message_ts, "white_check_mark")
     eventually(lambda: requests(engine)[1].status is HelpStatus.RESOLVED, what="resolved by ✅")
-    assert len(emulator.calls_to("chat.update")) == 2, "only the asker can resolve"
+    emulator.wait_for_call("chat.update", lambda c: c.params["ts"] == second.message_ts)
+    updated = [c.params["ts"] for c in emulator.calls_to("chat.update")]
+    assert updated == [first.message_ts, second.message_ts], "only the asker can resolve"
 
 
 def test_followers_get_one_dm_per_new_question(
