@@ -181,21 +181,37 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def question_post(request: HelpRequest, tags: list[str]) -> list[Block]:
-    """The question as the channel sees it; a Resolved button until it is."""
+    """The question as the channel sees it (from /ask); a Resolved button until it is."""
     blocks = [_context(render("question_title", asker_id=request.asker_id)), _section(request.text)]
     if tags:
         blocks.append(_context(_hashtags(tags)))
+    return blocks + _state(request)
+
+
+def mention_status(request: HelpRequest, asked: list[str], tags: list[str]) -> list[Block]:
+    """The thread reply to a question asked by mentioning the bot: who was asked."""
+    if asked:
+        people = ", ".join(f"<@{user_id}>" for user_id in asked)
+        text = render("mention_asked", people=people, tags=_hashtags(tags))
+    else:
+        text = render("question_no_experts", tags=_hashtags(tags))
+    return [_section(text), *_state(request)]
+
+
+def resolved_status(request: HelpRequest) -> list[Block]:
+    return _state(request)
+
+
+def _state(request: HelpRequest) -> list[Block]:
     if request.status is HelpStatus.RESOLVED:
         answerer = f" thanks to <@{request.answerer_id}>" if request.answerer_id else ""
-        blocks.append(_context(render("question_resolved", answerer_note=answerer)))
-    else:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [_button("Resolved", HELP_RESOLVE, str(request.id), "primary")],
-            }
-        )
-    return blocks
+        return [_context(render("question_resolved", answerer_note=answerer))]
+    return [
+        {
+            "type": "actions",
+            "elements": [_button("Resolved", HELP_RESOLVE, str(request.id), "primary")],
+        }
+    ]
 
 
 def question_not_posted(reason: str) -> list[Block]:

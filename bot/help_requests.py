@@ -59,15 +59,23 @@ class Candidate:
 def ask(
     team_id: str, channel_id: str, asker_id: str, text: str, *, session: Session
 ) -> HelpRequest:
-    """Store a question with its tags (explicit #tags, else inferred); posting comes after."""
-    tags = expert_store.resolve_aliases(team_id, extract_tags(text), session=session)
-    if not tags:
-        tags = infer_tags(team_id, text, session=session)
+    """Store a question with its tags; posting comes after."""
     request = help_store.add_help_request(
-        team_id, channel_id, asker_id, text, tags, session=session
+        team_id,
+        channel_id,
+        asker_id,
+        text,
+        _question_tags(team_id, text, session=session),
+        session=session,
     )
     session.commit()
     return request
+
+
+def _question_tags(team_id: str, text: str, *, session: Session) -> list[str]:
+    """The question's #tags (aliases resolved), else the known tags among its words."""
+    tags = expert_store.resolve_aliases(team_id, extract_tags(text), session=session)
+    return tags or infer_tags(team_id, text, session=session)
 
 
 def infer_tags(team_id: str, text: str, *, session: Session) -> list[str]:
@@ -106,18 +114,100 @@ def post_and_route(
         reason = str(error.response.get("error", "unknown_error"))
         tell_privately(response_url, blocks.question_not_posted(reason))
         return []
-    request.message_ts = str(posted["ts"])
+    request.message_ts = request.status_ts = str(posted["ts"])
     request.permalink = str(permalink["permalink"])
     session.add(request)
     session.commit()
+    asked = _ask_first_experts(
+        request,
+        tags,
+        session=session,
+        client=client,
+        experts_per_question=experts_per_question,
+        escalation_window=escalation_window,
+    )
+    if not asked:
+        tell_privately(response_url, blocks.no_experts(tags))
+    return asked
+
+
+def ask_by_mention(
+    team_id: str,
+    channel_id: str,
+    asker_id: str,
+    text: str,
+    message_ts: str,
+    *,
+    session: Session,
+) -> HelpRequest | None:
+    """A message mentioning the bot is the question itself; None when it is already stored."""
+    if help_store.get_help_request_by_message(team_id, channel_id, message_ts, session=session):
+        return None
+    request = help_store.add_help_request(
+        team_id,
+        channel_id,
+        asker_id,
+        text,
+        _question_tags(team_id, text, session=session),
+        message_ts=message_ts,
+        session=session,
+    )
+    session.commit()
+    return request
+
+
+def route_mentioned(
+    request: HelpRequest,
+    *,
+    session: Session,
+    client: WebClient,
+    experts_per_question: int,
+    escalation_window: timedelta,
+) -> list[str]:
+    """After the ack: ask the experts, then say in the question's thread who was asked."""
+    assert request.id is not None and request.message_ts is not None
+    tags = help_store.tags_of(request.id, session=session)
+    permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=request.message_ts)
+    request.permalink = str(permalink["permalink"])
+    session.add(request)
+    session.commit()
+    asked = _ask_first_experts(
+        request,
+        tags,
+        session=session,
+        client=client,
+        experts_per_question=experts_per_question,
+        escalation_window=escalation_window,
+    )
+    status = blocks.mention_status(request, asked, tags)
+    posted = client.chat_postMessage(
+        channel=request.channel_id,
+        thread_ts=request.message_ts,
+        text=blocks.plain_text(status),
+        blocks=status,
+    )
+    request.status_ts = str(posted["ts"])
+    session.add(request)
+    session.commit()
+    return asked
+
+
+def _ask_first_experts(
+    request: HelpRequest,
+    tags: list[str],
+    *,
+    session: Session,
+    client: WebClient,
+    experts_per_question: int,
+    escalation_window: timedelta,
+) -> list[str]:
+    """Route to the first experts, tell the tag's followers, start the escalation clock."""
     asked = route(request, experts_per_question, session=session, client=client)
     _notify_followers(request, tags, asked, session=session, client=client)
     if asked:
         request.escalate_at = utcnow() + escalation_window
         session.add(request)
         session.commit()
-    else:
-        tell_privately(response_url, blocks.no_experts(tags))
     return asked
 
 
@@ -296,7 +386,14 @@ def record_thread_reply(
     return True
 
 
-def resolve(
+def resolve_by_button(
+    request_id: int, user_id: str, *, session: Session, client: WebClient
+) -> HelpRequest | None:
+    request = help_store.get_help_request(request_id, session=session)
+    return _resolve(request, user_id, session=session, client=client)
+
+
+def resolve_by_reaction(
     team_id: str,
     channel_id: str,
     message_ts: str,
@@ -305,28 +402,44 @@ def resolve(
     session: Session,
     client: WebClient,
 ) -> HelpRequest | None:
-    """The asker marks their question resolved; None when it is not theirs or not a question."""
     request = help_store.get_help_request_by_message(
         team_id, channel_id, message_ts, session=session
     )
+    return _resolve(request, user_id, session=session, client=client)
+
+
+def _resolve(
+    request: HelpRequest | None, user_id: str, *, session: Session, client: WebClient
+) -> HelpRequest | None:
+    """The asker marks their question resolved; None when it is not theirs or not a question."""
     if request is None or user_id != request.asker_id or request.status is HelpStatus.RESOLVED:
         return None
+    assert request.id is not None and request.message_ts is not None
     request.status = HelpStatus.RESOLVED
     request.resolved_at = utcnow()
     request.answerer_id = request.first_answerer_id or request.claimed_by
     session.add(request)
     session.commit()
-    tags = help_store.tags_of(request.id or 0, session=session)
-    client.chat_update(
-        channel=channel_id,
-        ts=message_ts,
-        text=blocks.plain_text(blocks.question_post(request, tags)),
-        blocks=blocks.question_post(request, tags),
-    )
+    if request.status_ts is not None:
+        tags = help_store.tags_of(request.id, session=session)
+        status = (
+            blocks.question_post(request, tags)
+            if request.status_ts == request.message_ts
+            else blocks.resolved_status(request)
+        )
+        client.chat_update(
+            channel=request.channel_id,
+            ts=request.status_ts,
+            text=blocks.plain_text(status),
+            blocks=status,
+        )
     if request.first_answer_ts is not None:
         offer = blocks.save_answer_offer(request)
         client.chat_postMessage(
-            channel=channel_id, thread_ts=message_ts, text=blocks.plain_text(offer), blocks=offer
+            channel=request.channel_id,
+            thread_ts=request.message_ts,
+            text=blocks.plain_text(offer),
+            blocks=offer,
         )
     return request
 

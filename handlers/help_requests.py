@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -58,17 +59,50 @@ async def handle_route_answer(
 
 
 async def handle_resolve_button(
-    ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     await ack()
     runtime_of(context).spawn(
-        help_requests.resolve,
+        help_requests.resolve_by_button,
         token=context.bot_token,
-        team_id=str(context.team_id),
-        channel_id=body["container"]["channel_id"],
-        message_ts=body["container"]["message_ts"],
+        request_id=int(action["value"]),
         user_id=body["user"]["id"],
     )
+
+
+async def handle_app_mention(
+    ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """A message mentioning the bot with a question is asked like /ask; it is the question."""
+    runtime = runtime_of(context)
+    text = re.sub(rf"<@{context.bot_user_id}(\|[^>]*)?>", "", event.get("text", "")).strip()
+    if not text:
+        await ack()
+        usage = blocks.notice("mention_usage")
+        await context.client.chat_postEphemeral(
+            channel=event["channel"],
+            user=event["user"],
+            text=blocks.plain_text(usage),
+            blocks=usage,
+        )
+        return
+    request = await runtime.call(
+        help_requests.ask_by_mention,
+        team_id=str(context.team_id),
+        channel_id=event["channel"],
+        asker_id=event["user"],
+        text=text,
+        message_ts=event["ts"],
+    )
+    await ack()
+    if request is not None:
+        runtime.spawn(
+            help_requests.route_mentioned,
+            token=context.bot_token,
+            request=request,
+            experts_per_question=runtime.settings.experts_per_question,
+            escalation_window=runtime.settings.escalation_window,
+        )
 
 
 async def handle_save_answer(
@@ -108,7 +142,7 @@ async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) ->
     if event.get("reaction") != RESOLVED_EMOJI or item.get("type") != "message":
         return
     runtime_of(context).spawn(
-        help_requests.resolve,
+        help_requests.resolve_by_reaction,
         token=context.bot_token,
         team_id=str(context.team_id),
         channel_id=item["channel"],
@@ -119,6 +153,7 @@ async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) ->
 
 def register(app: AsyncApp) -> None:
     app.command(ASK_COMMAND)(handle_ask_command)
+    app.event("app_mention")(handle_app_mention)
     for action_id in blocks.ROUTE_ANSWERS:
         app.action(action_id)(handle_route_answer)
     app.action(blocks.HELP_RESOLVE)(handle_resolve_button)

@@ -19,8 +19,11 @@ def add_help_request(
     tags: Iterable[str],
     *,
     session: Session,
+    message_ts: str | None = None,
 ) -> HelpRequest:
-    request = HelpRequest(team_id=team_id, channel_id=channel_id, asker_id=asker_id, text=text)
+    request = HelpRequest(
+        team_id=team_id, channel_id=channel_id, asker_id=asker_id, text=text, message_ts=message_ts
+    )
     session.add(request)
     session.flush()
     assert request.id is not None

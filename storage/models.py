@@ -173,8 +173,11 @@ class HelpRequest(SQLModel, table=True):
     channel_id: str = Field(max_length=32)
     asker_id: str = Field(max_length=32)
     text: str = Field(sa_column=Column(Text, nullable=False))
-    # The question as posted in the channel; None until Slack accepted the post.
+    # The question's message in the channel (the bot's post for /ask, the asker's own message
+    # for a mention); None until Slack accepted the post.
     message_ts: str | None = Field(default=None, max_length=32)
+    # The bot's message that shows the question's state and its Resolved button.
+    status_ts: str | None = Field(default=None, max_length=32)
     permalink: str | None = Field(default=None, max_length=512)
     status: HelpStatus = Field(default=HelpStatus.OPEN, sa_type=_enum_of_values(HelpStatus))
     claimed_by: str | None = Field(default=None, max_length=32)

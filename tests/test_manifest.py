@@ -95,6 +95,7 @@ def test_one_request_url_and_no_socket_mode_by_default() -> None:
 def test_scopes_cover_what_the_app_does_and_no_more() -> None:
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert scopes == {
+        "app_mentions:read",  # questions asked by mentioning the bot
         "channels:history",  # message.channels, conversations.history/replies
         "groups:history",  # message.groups in private channels
         "chat:write",  # /til posts
@@ -116,6 +117,13 @@ def test_every_declared_listener_answers_a_signed_sample_with_2xx(
     for callback_id in manifest_shortcuts():
         answers[callback_id] = emulator.message_shortcut(ALICE, GENERAL, ts, callback_id).status
     samples = {
+        "app_mention": {
+            "type": "app_mention",
+            "channel": GENERAL,
+            "user": ALICE,
+            "text": f"<@{emulator.bot_user_id}>",
+            "ts": ts,
+        },
         "message": {"type": "message", "channel": GENERAL, "user": ALICE, "text": "hi", "ts": ts},
         "reaction_added": {
             "type": "reaction_added",

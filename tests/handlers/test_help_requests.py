@@ -285,3 +285,46 @@ def test_on_resolution_the_answer_can_be_saved_as_a_til_by_asker_or_answerer(
     emulator.wait_for_call("reactions.add", lambda c: c.params["timestamp"] == answer_ts)
     found = slash(emulator, DAVE, "/til", "search certs ingress")
     assert "make certs" in found["text"]
+
+
+def test_mentioning_the_bot_with_a_question_asks_it_in_place(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #deploy")
+    bot = emulator.bot_user_id
+    ts, _ = emulator.post_message(ALICE, GENERAL, f"<@{bot}> can we deploy on Fridays? #deploy")
+    status = emulator.wait_for_call(
+        "chat.postMessage",
+        lambda c: c.params.get("thread_ts") == ts and "I've asked" in c.params["text"],
+    )
+    assert f"<@{BOB}>" in status.params["text"]
+    [request] = requests(engine)
+    assert (request.message_ts, request.asker_id) == (ts, ALICE)
+    assert request.text == "can we deploy on Fridays? #deploy", "the mention itself is not kept"
+    eventually(lambda: dms_to(emulator, BOB), what="the expert's DM")
+    event = {
+        "type": "app_mention",
+        "channel": GENERAL,
+        "user": ALICE,
+        "ts": ts,
+        "event_ts": ts,
+        "text": f"<@{bot}> can we deploy on Fridays? #deploy",
+    }
+    assert emulator.deliver_event(event, retry_num=1).status == 200
+    assert len(requests(engine)) == 1, "a retried mention is one question"
+
+    emulator.post_message(CAROL, GENERAL, "only with a rollback plan", thread_ts=ts)
+    emulator.click_button(ALICE, GENERAL, status.response["ts"], "help_resolve")
+    eventually(lambda: requests(engine)[0].status is HelpStatus.RESOLVED, what="resolved")
+    update = emulator.wait_for_call(
+        "chat.update", lambda c: c.params["ts"] == status.response["ts"]
+    )
+    assert f"Resolved thanks to <@{CAROL}>" in update.params["text"]
+
+
+def test_a_bare_mention_explains_how_to_ask(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    emulator.post_message(DAVE, GENERAL, f"<@{emulator.bot_user_id}>")
+    hint = emulator.wait_for_call("chat.postEphemeral", lambda c: c.params["user"] == DAVE)
+    assert "mentioning me" in hint.params["text"] and requests(engine) == []

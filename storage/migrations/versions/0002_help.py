@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("asker_id", sa.String(length=32), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("message_ts", sa.String(length=32), nullable=True),
+        sa.Column("status_ts", sa.String(length=32), nullable=True),
         sa.Column("permalink", sa.String(length=512), nullable=True),
         sa.Column(
             "status",
