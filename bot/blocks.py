@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from prompts import render
 from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til
 
 Block = dict[str, Any]
+
+
+class SuggestionLike(Protocol):
+    """What the suggestion list shows of a TIL or resolved question (bot.help_requests)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def permalink(self) -> str | None: ...
+    @property
+    def is_til(self) -> bool: ...
+
 
 SAVE_TIL_SHORTCUT = "save_til"
 HELP_RESOLVE = "help_resolve"
@@ -222,8 +235,25 @@ def no_experts(tags: list[str]) -> list[Block]:
     return [_section(render("question_no_experts", tags=_hashtags(tags)))]
 
 
-def ask_received(tags: tuple[str, ...]) -> list[Block]:
-    return [_section(render("ask_received", tags_note=_tags_note(tags)))]
+def ask_received(
+    tags: tuple[str, ...], request: HelpRequest, suggestions: Sequence[SuggestionLike]
+) -> list[Block]:
+    """The private answer to /ask; with "maybe already answered" when there are matches."""
+    if not suggestions:
+        return [_section(render("ask_received", tags_note=_tags_note(tags)))]
+    blocks = [_section(render("ask_suggestions_title"))]
+    for suggestion in suggestions:
+        kind = "TIL" if suggestion.is_til else "Answered question"
+        link = f" <{suggestion.permalink}|open>" if suggestion.permalink else ""
+        blocks.append(_section(f"*{kind}:* {_clip(suggestion.text, SEARCH_SNIPPET_LENGTH)}{link}"))
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [_button("That answered it", HELP_RESOLVE, str(request.id), "primary")],
+        }
+    )
+    blocks.append(_context(render("ask_suggestions_hold")))
+    return blocks
 
 
 def _question_card(title: str, request: HelpRequest) -> list[Block]:

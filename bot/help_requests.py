@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 WORKDAY_START_HOUR = 9
 WORKDAY_END_HOUR = 18
 LOAD_WINDOW = timedelta(days=30)
+MAX_SUGGESTIONS = 3
+SUGGESTION_HOLD = timedelta(minutes=2)
 _WORD = re.compile(r"[\w\-.+]+", re.UNICODE)
 _NEVER = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
 
@@ -56,10 +58,28 @@ class Candidate:
         )
 
 
-def ask(
-    team_id: str, channel_id: str, asker_id: str, text: str, *, session: Session
-) -> HelpRequest:
-    """Store a question with its tags; posting comes after."""
+@dataclass(frozen=True)
+class Suggestion:
+    """Something the team already knows that may answer a new question."""
+
+    text: str
+    permalink: str | None
+    is_til: bool
+
+
+@dataclass(frozen=True)
+class Asked:
+    request: HelpRequest
+    suggestions: list[Suggestion]
+
+
+def ask(team_id: str, channel_id: str, asker_id: str, text: str, *, session: Session) -> Asked:
+    """Store a question with its tags; posting comes after the ack.
+
+    When TILs or resolved questions look like answers, the asker sees them first and experts
+    are asked only after SUGGESTION_HOLD, unless the asker says one answered it.
+    """
+    suggestions = suggest(team_id, text, session=session)
     request = help_store.add_help_request(
         team_id,
         channel_id,
@@ -68,8 +88,25 @@ def ask(
         _question_tags(team_id, text, session=session),
         session=session,
     )
+    if suggestions:
+        request.route_at = utcnow() + SUGGESTION_HOLD
+        session.add(request)
     session.commit()
-    return request
+    return Asked(request, suggestions)
+
+
+def suggest(team_id: str, text: str, *, session: Session) -> list[Suggestion]:
+    """Up to MAX_SUGGESTIONS TILs, then resolved questions, sharing words with the question."""
+    tils = til_store.search_tils(
+        team_id, text, session=session, limit=MAX_SUGGESTIONS, any_word=True
+    )
+    found = [Suggestion(til.text, til.permalink, is_til=True) for til in tils]
+    if len(found) < MAX_SUGGESTIONS:
+        questions = help_store.search_resolved(
+            team_id, text, session=session, limit=MAX_SUGGESTIONS - len(found)
+        )
+        found += [Suggestion(q.text, q.permalink, is_til=False) for q in questions]
+    return found
 
 
 def _question_tags(team_id: str, text: str, *, session: Session) -> list[str]:
@@ -118,6 +155,8 @@ def post_and_route(
     request.permalink = str(permalink["permalink"])
     session.add(request)
     session.commit()
+    if request.route_at is not None:  # the asker is looking at suggestions; route_held asks
+        return []
     asked = _ask_first_experts(
         request,
         tags,
@@ -483,6 +522,34 @@ def save_answer_as_til(
     if capture.til is not None:
         confirm_capture(capture.til, session=session, client=client)
     return til
+
+
+def route_held(
+    now: datetime,
+    *,
+    session: Session,
+    client: WebClient,
+    experts_per_question: int,
+    escalation_window: timedelta,
+) -> list[int]:
+    """Ask the experts for questions whose suggestion hold is over (and not resolved meanwhile)."""
+    routed = []
+    for request in help_store.due_for_routing(now, session=session):
+        assert request.id is not None
+        if not help_store.claim_routing(request.id, session=session):
+            continue
+        session.commit()
+        tags = help_store.tags_of(request.id, session=session)
+        _ask_first_experts(
+            request,
+            tags,
+            session=session,
+            client=client,
+            experts_per_question=experts_per_question,
+            escalation_window=escalation_window,
+        )
+        routed.append(request.id)
+    return routed
 
 
 def escalate_due(

@@ -16,8 +16,21 @@ from storage.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-ESCALATION_JOB_ID = "escalate-help-requests"
-ESCALATION_CHECK_SECONDS = 30
+HELP_REQUESTS_JOB_ID = "help-requests-due"
+CHECK_SECONDS = 30
+
+
+def run_held_routing(runtime: Runtime, now: datetime) -> list[int]:
+    """Ask experts about questions whose suggestion hold is over; safe to run anywhere, any
+    number of times."""
+    settings = runtime.settings
+    return runtime.call_sync(
+        help_requests.route_held,
+        token=settings.slack_bot_token,
+        now=now,
+        experts_per_question=settings.experts_per_question,
+        escalation_window=settings.escalation_window,
+    )
 
 
 def run_escalations(runtime: Runtime, now: datetime) -> list[int]:
@@ -34,6 +47,12 @@ def run_escalations(runtime: Runtime, now: datetime) -> list[int]:
     )
 
 
+def run_help_requests_due(runtime: Runtime) -> None:
+    now = utcnow()
+    run_held_routing(runtime, now)
+    run_escalations(runtime, now)
+
+
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """UTC, coalescing, one instance per job, misfires within a grace time still run."""
     scheduler = BackgroundScheduler(
@@ -41,13 +60,14 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     scheduler.add_job(
-        lambda: run_escalations(runtime, utcnow()),
+        run_help_requests_due,
         "interval",
-        seconds=ESCALATION_CHECK_SECONDS,
-        id=ESCALATION_JOB_ID,
+        args=[runtime],
+        seconds=CHECK_SECONDS,
+        id=HELP_REQUESTS_JOB_ID,
         replace_existing=True,
     )
     scheduler.start()
     runtime.before_close(scheduler.shutdown)
-    logger.info("scheduler started: escalations checked every %ss", ESCALATION_CHECK_SECONDS)
+    logger.info("scheduler started: help requests checked every %ss", CHECK_SECONDS)
     return scheduler

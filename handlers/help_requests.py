@@ -23,7 +23,7 @@ async def handle_ask_command(
     if text.lower() in ("", "help"):
         reply = blocks.notice("ask_usage")
     else:
-        request = await runtime.call(
+        asked = await runtime.call(
             help_requests.ask,
             team_id=str(context.team_id),
             channel_id=command["channel_id"],
@@ -33,12 +33,12 @@ async def handle_ask_command(
         runtime.spawn(
             help_requests.post_and_route,
             token=context.bot_token,
-            request=request,
+            request=asked.request,
             response_url=command["response_url"],
             experts_per_question=runtime.settings.experts_per_question,
             escalation_window=runtime.settings.escalation_window,
         )
-        reply = blocks.ask_received(extract_tags(text))
+        reply = blocks.ask_received(extract_tags(text), asked.request, asked.suggestions)
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
 
 

@@ -99,7 +99,13 @@ def ping(engine: Engine) -> bool:
 
 # Full-text search lives beside the models, created by hand in the migrations: the FTS5 table
 # and its shadow tables on SQLite, the generated tsvector column and its index on PostgreSQL.
-_SEARCH_OBJECTS = ("til_fts", "search_vector", "ix_til_search_vector")
+_SEARCH_OBJECTS = (
+    "til_fts",
+    "help_request_fts",
+    "search_vector",
+    "ix_til_search_vector",
+    "ix_help_request_search_vector",
+)
 
 
 def is_managed_by_models(

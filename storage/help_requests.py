@@ -9,6 +9,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from storage.models import HelpRequest, HelpRequestTag, HelpRoute, HelpStatus, RouteAnswer
+from storage.search import matching_ids
 
 
 def add_help_request(
@@ -126,6 +127,42 @@ def set_route_message(route: HelpRoute, channel_id: str, ts: str, *, session: Se
     route.dm_ts = ts
     session.add(route)
     session.flush()
+
+
+def search_resolved(team_id: str, query: str, *, session: Session, limit: int) -> list[HelpRequest]:
+    """Resolved questions sharing words with `query`, best first."""
+    ids = matching_ids(
+        "help_request",
+        team_id,
+        query,
+        session=session,
+        limit=limit,
+        any_word=True,
+        where=f"status = '{HelpStatus.RESOLVED.value}'",
+    )
+    found = {r.id: r for r in session.exec(select(HelpRequest).where(col(HelpRequest.id).in_(ids)))}
+    return [found[request_id] for request_id in ids if request_id in found]
+
+
+def due_for_routing(now: datetime, *, session: Session) -> list[HelpRequest]:
+    """Open questions whose suggestion hold has passed."""
+    return list(
+        session.exec(
+            select(HelpRequest)
+            .where(col(HelpRequest.route_at) <= now, HelpRequest.status == HelpStatus.OPEN)
+            .order_by(col(HelpRequest.route_at))
+        )
+    )
+
+
+def claim_routing(request_id: int, *, session: Session) -> bool:
+    """Take a held question for routing; False when another run already took it."""
+    result = session.execute(
+        update(HelpRequest)
+        .where(col(HelpRequest.id) == request_id, col(HelpRequest.route_at).is_not(None))
+        .values(route_at=None)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 def due_for_escalation(now: datetime, *, session: Session) -> list[HelpRequest]:

@@ -166,6 +166,7 @@ class HelpRequest(SQLModel, table=True):
         UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_help_request_message"),
         Index("ix_help_request_team_status", "team_id", "status", "created_at"),
         Index("ix_help_request_escalate_at", "escalate_at"),
+        Index("ix_help_request_route_at", "route_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -191,6 +192,8 @@ class HelpRequest(SQLModel, table=True):
         default=None,
         sa_column=Column(Integer, ForeignKey("til.id", ondelete="SET NULL"), nullable=True),
     )
+    # Set while the asker looks at "maybe already answered" suggestions: experts are asked then.
+    route_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Escalation: 0 = first experts asked, 1 = more experts asked, 2 = handed to the team.
     escalation_level: int = Field(default=0)
     escalate_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

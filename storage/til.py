@@ -3,20 +3,17 @@ transaction."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy import delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilSource, TilTag
+from storage.search import matching_ids
 from storage.types import utcnow
-
-_SEARCH_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_SEARCH_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -120,29 +117,11 @@ def count_tils(team_id: str, *, session: Session) -> int:
     return session.exec(select(func.count()).select_from(Til).where(Til.team_id == team_id)).one()
 
 
-def search_tils(team_id: str, query: str, *, session: Session, limit: int = 5) -> list[Til]:
-    """The best matches for the words of `query`, all words required, best first.
-
-    SQLite uses FTS5 (bm25), PostgreSQL a tsvector (ts_rank); the words are extracted here, so
-    user input never reaches either query language as syntax.
-    """
-    words = _SEARCH_WORD.findall(query)[:MAX_SEARCH_WORDS]
-    if not words:
-        return []
-    if session.get_bind().dialect.name == "sqlite":
-        match = " ".join('"' + word.replace('"', "") + '"' for word in words)
-        sql = text(
-            "SELECT til.id FROM til_fts JOIN til ON til.id = til_fts.rowid "
-            "WHERE til_fts MATCH :match AND til.team_id = :team_id "
-            "ORDER BY bm25(til_fts), til.id DESC LIMIT :limit"
-        ).bindparams(match=match, team_id=team_id, limit=limit)
-    else:
-        sql = text(
-            "SELECT id FROM til, plainto_tsquery('english', :words) AS query "
-            "WHERE team_id = :team_id AND search_vector @@ query "
-            "ORDER BY ts_rank(search_vector, query) DESC, id DESC LIMIT :limit"
-        ).bindparams(words=" ".join(words), team_id=team_id, limit=limit)
-    ids: list[int] = [row[0] for row in session.execute(sql)]
+def search_tils(
+    team_id: str, query: str, *, session: Session, limit: int = 5, any_word: bool = False
+) -> list[Til]:
+    """The best matches for the words of `query` (all of them, or any), best first."""
+    ids = matching_ids("til", team_id, query, session=session, limit=limit, any_word=any_word)
     tils = {til.id: til for til in session.exec(select(Til).where(col(Til.id).in_(ids)))}
     return [tils[til_id] for til_id in ids if til_id in tils]
 

@@ -9,7 +9,10 @@ from sqlmodel import Session, col, select
 
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, SlackEmulator
 from bot.experts import learned_scores
+from bot.jobs import run_held_routing
+from bot.runtime import Runtime
 from bot.serve import BackgroundServer
+from bot.settings import Settings
 from storage import til as til_store
 from storage.help_requests import add_help_request
 from storage.models import (
@@ -21,6 +24,7 @@ from storage.models import (
     Til,
     TilSource,
 )
+from tests.conftest import eventually
 
 
 def expert(emulator: SlackEmulator, user: str, text: str) -> str:
@@ -118,14 +122,23 @@ def test_unknown_or_empty_subcommands_show_usage(
 
 
 def test_colleagues_who_posted_tils_on_a_tag_are_listed_and_asked_when_no_expert_is(
-    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine, settings: Settings
 ) -> None:
     emulator.post_message(DAVE, GENERAL, "TIL redis SCAN is safe where KEYS is not #redis")
     emulator.post_message(CAROL, GENERAL, "TIL about something else #css")
     listing = expert(emulator, BOB, "list #redis")
     assert "Also recently helped or shared TILs on it: <@U0DAVE>" in listing
     assert "U0CAROL" not in listing
-    emulator.slash_command(ALICE, GENERAL, "/ask", "how do I find big keys? #redis")
+    reply = emulator.slash_command(ALICE, GENERAL, "/ask", "how do I find big keys? #redis").json()
+    assert "Maybe it's already answered" in reply["text"], "dave's TIL is suggested first"
+    runtime = Runtime(settings)
+    try:
+        eventually(
+            lambda: run_held_routing(runtime, datetime.now(UTC) + timedelta(minutes=3)),
+            what="the held question routed",
+        )
+    finally:
+        runtime.close()
     dm = emulator.open_im(DAVE).id
     emulator.wait_for_call("chat.postMessage", lambda c: c.params["channel"] == dm)
 

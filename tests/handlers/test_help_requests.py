@@ -4,14 +4,17 @@ thread, resolution; each routing rule over signed HTTP with DMs observed at the 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, SlackEmulator, User
 from bot.help_requests import Candidate, in_working_hours
+from bot.jobs import run_held_routing
+from bot.runtime import Runtime
 from bot.serve import BackgroundServer
+from bot.settings import Settings
 from storage.models import HelpRequest, HelpRoute, HelpStatus, RouteAnswer, TilSource
 from tests.conftest import eventually, stored_tils
 
@@ -328,3 +331,45 @@ def test_a_bare_mention_explains_how_to_ask(
     emulator.post_message(DAVE, GENERAL, f"<@{emulator.bot_user_id}>")
     hint = emulator.wait_for_call("chat.postEphemeral", lambda c: c.params["user"] == DAVE)
     assert "mentioning me" in hint.params["text"] and requests(engine) == []
+
+
+def test_maybe_already_answered_holds_routing_until_the_asker_decides(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine, settings: Settings
+) -> None:
+    slash(emulator, BOB, "/expert", "add #git")
+    emulator.post_message(CAROL, GENERAL, "TIL git worktree gives a second checkout #git")
+    slash(emulator, ALICE, "/ask", "first: how do I keep two branches checked out? #git")
+    reply = slash(emulator, DAVE, "/ask", "how can I have two branches checked out with git?")
+    assert "Maybe it's already answered" in reply["text"] and "git worktree" in reply["text"]
+    button = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"][0]
+    assert button["action_id"] == "help_resolve" and button["text"]["text"] == "That answered it"
+    eventually(lambda: all(r.message_ts for r in requests(engine)), what="questions posted")
+    assert routes(engine) == [], "no expert is asked while the askers look at suggestions"
+
+    alice_question, dave_question = requests(engine)
+    # Dave says the TIL answered it (the ephemeral ack carries the button; Bolt sees a click).
+    emulator.click_button(DAVE, GENERAL, dave_question.message_ts, "help_resolve")
+    eventually(lambda: requests(engine)[1].status is HelpStatus.RESOLVED, what="dave resolved")
+    runtime = Runtime(settings)
+    try:
+        later = datetime.now(UTC) + timedelta(minutes=3)
+        assert run_held_routing(runtime, later) == [alice_question.id]
+        assert run_held_routing(runtime, later) == [], "routed once"
+    finally:
+        runtime.close()
+    # Bob is the declared expert; Carol's TIL on #git makes her the second line.
+    assert [(r.help_request_id, r.expert_id) for r in routes(engine)] == [
+        (alice_question.id, BOB),
+        (alice_question.id, CAROL),
+    ]
+
+
+def test_resolved_questions_are_suggested_too(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, ALICE, "/ask", "where is the staging database password kept? #secrets")
+    eventually(lambda: requests(engine) and requests(engine)[0].message_ts, what="posted")
+    emulator.click_button(ALICE, GENERAL, requests(engine)[0].message_ts, "help_resolve")
+    eventually(lambda: requests(engine)[0].status is HelpStatus.RESOLVED, what="resolved")
+    reply = slash(emulator, CAROL, "/ask", "staging database password?")
+    assert "*Answered question:* where is the staging database password kept?" in reply["text"]

@@ -18,6 +18,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+SQLITE_FTS = [
+    """CREATE VIRTUAL TABLE help_request_fts USING fts5(
+           text, content='help_request', content_rowid='id',
+           tokenize='porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER help_request_fts_insert AFTER INSERT ON help_request BEGIN
+           INSERT INTO help_request_fts(rowid, text) VALUES (new.id, new.text);
+       END""",
+    """CREATE TRIGGER help_request_fts_delete AFTER DELETE ON help_request BEGIN
+           INSERT INTO help_request_fts(help_request_fts, rowid, text)
+           VALUES ('delete', old.id, old.text);
+       END""",
+    """CREATE TRIGGER help_request_fts_update AFTER UPDATE OF text ON help_request BEGIN
+           INSERT INTO help_request_fts(help_request_fts, rowid, text)
+           VALUES ('delete', old.id, old.text);
+           INSERT INTO help_request_fts(rowid, text) VALUES (new.id, new.text);
+       END""",
+]
+
+POSTGRES_FTS = [
+    """ALTER TABLE help_request ADD COLUMN search_vector tsvector
+           GENERATED ALWAYS AS (to_tsvector('english', text)) STORED""",
+    "CREATE INDEX ix_help_request_search_vector ON help_request USING gin (search_vector)",
+]
+
+
 def upgrade() -> None:
     op.create_table(
         "expert",
@@ -77,6 +102,7 @@ def upgrade() -> None:
             sa.ForeignKey("til.id", ondelete="SET NULL"),
             nullable=True,
         ),
+        sa.Column("route_at", UTCDateTime(), nullable=True),
         sa.Column("escalation_level", sa.Integer(), nullable=False),
         sa.Column("escalate_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -87,6 +113,7 @@ def upgrade() -> None:
         "ix_help_request_team_status", "help_request", ["team_id", "status", "created_at"]
     )
     op.create_index("ix_help_request_escalate_at", "help_request", ["escalate_at"])
+    op.create_index("ix_help_request_route_at", "help_request", ["route_at"])
 
     op.create_table(
         "member_role",
@@ -156,8 +183,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_help_route_team_expert", "help_route", ["team_id", "expert_id"])
 
+    statements = SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS
+    for statement in statements:
+        op.execute(statement)
+
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE help_request_fts")
     op.drop_index("ix_help_route_team_expert", table_name="help_route")
 
     op.drop_table("help_route")
@@ -167,6 +200,7 @@ def downgrade() -> None:
     op.drop_table("tag_follow")
     op.drop_table("tag_alias")
     op.drop_table("member_role")
+    op.drop_index("ix_help_request_route_at", table_name="help_request")
     op.drop_index("ix_help_request_escalate_at", table_name="help_request")
     op.drop_index("ix_help_request_team_status", table_name="help_request")
 
