@@ -9,6 +9,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,13 @@ from rich.panel import Panel
 from bot import blocks
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, Delivery, SlackEmulator
 from bot.export import export_jsonl
+from bot.help_requests import SUGGESTION_HOLD
+from bot.jobs import run_held_routing
+from bot.runtime import Runtime
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
 from storage.db import create_db_engine, create_session_factory, session_scope
+from storage.types import utcnow
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
 NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave"}
@@ -94,7 +99,11 @@ def run_demo(console: Console) -> None:
             )
             transcript = Transcript(console, emulator)
             _scenario(transcript)
-            _ask_scenario(transcript)
+            scheduler_runtime = Runtime(settings)  # what the scheduler in `serve` runs with
+            try:
+                _ask_scenario(transcript, scheduler_runtime)
+            finally:
+                scheduler_runtime.close()
         _report(console, database_url)
 
 
@@ -168,7 +177,7 @@ def _scenario(show: Transcript) -> None:
         show.ack(emulator.slash_command(CAROL, GENERAL, "/til", f"search {query}"), CAROL)
 
 
-def _ask_scenario(show: Transcript) -> None:
+def _ask_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
     emulator = show.emulator
     show.step("8. Colleagues say what they know")
     for user in (BOB, CAROL):
@@ -183,6 +192,11 @@ def _ask_scenario(show: Transcript) -> None:
         "chat.postMessage", lambda call: "Question from" in call.params.get("text", "")
     )
     show.bot(f"posted in #general: {posted.params['text']}")
+    show.console.print(
+        "[dim](two minutes later: dave did not say a suggestion answered it, so the "
+        "scheduler asks the experts)[/]"
+    )
+    run_held_routing(scheduler_runtime, utcnow() + SUGGESTION_HOLD + timedelta(seconds=1))
     question_ts = str(posted.response["ts"])
     bob_dm = emulator.open_im(BOB).id
     dm = show.wait("chat.postMessage", lambda call: call.params["channel"] == bob_dm)

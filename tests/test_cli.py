@@ -121,6 +121,7 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "TILs matching *postgres*",
         "(only visible to bob): Added: @bob on `#postgres`",
         "posted in #general: 🙋 *Question from @dave*",
+        "🔍 Your question is posted. *Maybe it's already answered:*",
         "(only visible to bob): DM to bob: 🙋 @dave has a question on `#postgres`",
         "in the thread: @bob is on it.",
         "updated the question: ✅ Resolved thanks to @bob",
