@@ -227,6 +227,21 @@ def _state(request: HelpRequest) -> list[Block]:
     ]
 
 
+def unrouted(questions: list[tuple[HelpRequest, list[str]]]) -> list[Block]:
+    """Open questions nobody was asked about, for managers."""
+    if not questions:
+        return [_section(render("unrouted_none"))]
+    lines = []
+    for request, tags in questions:
+        link = f"<{request.permalink}|{request.created_at:%Y-%m-%d}>" if request.permalink else ""
+        snippet = _clip(request.text, 120)
+        lines.append(f"• <@{request.asker_id}> {link} {_hashtags(tags)}: {snippet}")
+    return [
+        _section(render("unrouted_title", count=str(len(questions)))),
+        _section("\n".join(lines)),
+    ]
+
+
 def question_not_posted(reason: str) -> list[Block]:
     return [_section(render("question_not_posted", reason=_why(reason)))]
 

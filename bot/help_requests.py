@@ -21,8 +21,9 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
-from bot.experts import learned_scores
+from bot.experts import NotAllowed, learned_scores
 from bot.replies import tell_privately
+from bot.roles import is_manager
 from bot.text import extract_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
@@ -113,6 +114,23 @@ def _question_tags(team_id: str, text: str, *, session: Session) -> list[str]:
     """The question's #tags (aliases resolved), else the known tags among its words."""
     tags = expert_store.resolve_aliases(team_id, extract_tags(text), session=session)
     return tags or infer_tags(team_id, text, session=session)
+
+
+def unrouted_questions(
+    team_id: str,
+    actor_id: str,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> list[tuple[HelpRequest, list[str]]]:
+    """For managers: open questions that reached nobody, with their tags (knowledge gaps)."""
+    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a community manager")
+    return [
+        (request, help_store.tags_of(request.id or 0, session=session))
+        for request in help_store.unrouted(team_id, session=session)
+    ]
 
 
 def infer_tags(team_id: str, text: str, *, session: Session) -> list[str]:

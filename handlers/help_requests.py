@@ -8,11 +8,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import blocks, help_requests
+from bot.experts import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import extract_tags
 
 ASK_COMMAND = "/ask"
 RESOLVED_EMOJI = "white_check_mark"
+UNROUTED_WORD = "unrouted"
 
 
 async def handle_ask_command(
@@ -22,6 +24,18 @@ async def handle_ask_command(
     text = command.get("text", "").strip()
     if text.lower() in ("", "help"):
         reply = blocks.notice("ask_usage")
+    elif text.lower() == UNROUTED_WORD:
+        try:
+            questions = await runtime.call(
+                help_requests.unrouted_questions,
+                token=context.bot_token,
+                team_id=str(context.team_id),
+                actor_id=command["user_id"],
+                managers=runtime.settings.managers,
+            )
+            reply = blocks.unrouted(questions)
+        except NotAllowed as refused:
+            reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     else:
         asked = await runtime.call(
             help_requests.ask,

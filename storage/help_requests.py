@@ -144,6 +144,24 @@ def search_resolved(team_id: str, query: str, *, session: Session, limit: int) -
     return [found[request_id] for request_id in ids if request_id in found]
 
 
+def unrouted(team_id: str, *, session: Session, limit: int = 20) -> list[HelpRequest]:
+    """Open questions nobody was asked about (no expert for their tags), newest first."""
+    asked = select(HelpRoute.help_request_id).where(HelpRoute.team_id == team_id)
+    return list(
+        session.exec(
+            select(HelpRequest)
+            .where(
+                HelpRequest.team_id == team_id,
+                HelpRequest.status == HelpStatus.OPEN,
+                col(HelpRequest.route_at).is_(None),
+                col(HelpRequest.id).not_in(asked),
+            )
+            .order_by(col(HelpRequest.created_at).desc())
+            .limit(limit)
+        )
+    )
+
+
 def due_for_routing(now: datetime, *, session: Session) -> list[HelpRequest]:
     """Open questions whose suggestion hold has passed."""
     return list(

@@ -373,3 +373,17 @@ def test_resolved_questions_are_suggested_too(
     eventually(lambda: requests(engine)[0].status is HelpStatus.RESOLVED, what="resolved")
     reply = slash(emulator, CAROL, "/ask", "staging database password?")
     assert "*Answered question:* where is the staging database password kept?" in reply["text"]
+
+
+def test_managers_see_the_questions_that_reached_nobody(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #python")
+    slash(emulator, CAROL, "/ask", "anyone know fortran? #fortran")
+    ask_and_wait_for_routing(emulator, engine, DAVE, "asyncio or threads? #python", experts=1)
+    eventually(lambda: all(r.permalink for r in requests(engine)), what="questions posted")
+    refused = slash(emulator, BOB, "/ask", "unrouted")
+    assert "Only a community manager" in refused["text"]
+    listing = slash(emulator, ALICE, "/ask", "unrouted")["text"]
+    assert "Open questions that reached nobody: 1" in listing and "fortran" in listing
+    assert "asyncio" not in listing
