@@ -28,6 +28,9 @@ HELP_TAKE = "help_take"
 HELP_DECLINE = "help_decline"
 HELP_ALREADY_ANSWERED = "help_already_answered"
 HELP_SAVE_ANSWER = "help_save_answer"
+ANSWER_LINK_VIEW = "help_answer_link"
+ANSWER_LINK_BLOCK = "link"
+ANSWER_LINK_INPUT = "url"
 ROUTE_ANSWERS = {
     HELP_TAKE: RouteAnswer.TAKEN,
     HELP_DECLINE: RouteAnswer.DECLINED,
@@ -317,6 +320,37 @@ def unanswered_question(request: HelpRequest, tags: list[str]) -> list[Block]:
     """A question handed to the team's help channel or leads after the escalation windows."""
     title = render("unanswered_title", asker_id=request.asker_id, tags=_hashtags(tags))
     return _question_card(title, request)
+
+
+def answer_link_modal(request_id: int) -> Block:
+    """Asks an expert who clicked "Already answered" where the answer is."""
+    return {
+        "type": "modal",
+        "callback_id": ANSWER_LINK_VIEW,
+        "private_metadata": str(request_id),
+        "title": {"type": "plain_text", "text": "Where is the answer?"},
+        "submit": {"type": "plain_text", "text": "Share"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ANSWER_LINK_BLOCK,
+                "label": {"type": "plain_text", "text": "Link to the answer"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "A Slack message link, a doc, a wiki page: it goes in the question's "
+                    "thread.",
+                },
+                "element": {"type": "url_text_input", "action_id": ANSWER_LINK_INPUT},
+            }
+        ],
+    }
+
+
+def answer_pointed(request: HelpRequest, expert_id: str, url: str) -> list[Block]:
+    return [
+        _section(render("answer_pointed", expert_id=expert_id, asker_id=request.asker_id, url=url))
+    ]
 
 
 def save_answer_offer(request: HelpRequest) -> list[Block]:

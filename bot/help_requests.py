@@ -424,6 +424,32 @@ def answer_route(
     return request
 
 
+def point_to_answer(
+    request_id: int, expert_id: str, url: str, *, session: Session, client: WebClient
+) -> bool:
+    """An expert's link to an existing answer goes in the question's thread and counts as the
+    first answer; False when the question is gone or was never theirs to answer."""
+    request = help_store.get_help_request(request_id, session=session)
+    route_ = help_store.get_route(request_id, expert_id, session=session)
+    if request is None or route_ is None or request.message_ts is None:
+        return False
+    if request.first_answer_at is None:
+        request.first_answer_at = utcnow()
+        request.first_answerer_id = expert_id
+        if request.status in (HelpStatus.OPEN, HelpStatus.CLAIMED):
+            request.status = HelpStatus.ANSWERED
+        session.add(request)
+        session.commit()
+    pointer = blocks.answer_pointed(request, expert_id, url)
+    client.chat_postMessage(
+        channel=request.channel_id,
+        thread_ts=request.message_ts,
+        text=blocks.plain_text(pointer),
+        blocks=pointer,
+    )
+    return True
+
+
 def record_thread_reply(
     team_id: str, channel_id: str, thread_ts: str, reply_ts: str, user_id: str, *, session: Session
 ) -> bool:

@@ -62,6 +62,11 @@ async def handle_route_answer(
     """An expert's "I'll take it" / "Not my area" / "Already answered" in their DM."""
     await ack()
     runtime = runtime_of(context)
+    if action["action_id"] == blocks.HELP_ALREADY_ANSWERED:
+        # The trigger expires in 3 s: open the form now, before anything else.
+        await context.client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.answer_link_modal(int(action["value"]))
+        )
     runtime.spawn(
         help_requests.answer_route,
         token=context.bot_token,
@@ -69,6 +74,32 @@ async def handle_route_answer(
         expert_id=body["user"]["id"],
         answer=blocks.ROUTE_ANSWERS[action["action_id"]],
         experts_per_question=runtime.settings.experts_per_question,
+    )
+
+
+async def handle_answer_link(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """The "Already answered" form: a valid link goes to the question's thread."""
+    state = view["state"]["values"]
+    url = (
+        state.get(blocks.ANSWER_LINK_BLOCK, {}).get(blocks.ANSWER_LINK_INPUT, {}).get("value") or ""
+    ).strip()
+    if not re.match(r"^https?://\S+$", url):
+        await ack(
+            response_action="errors",
+            errors={
+                blocks.ANSWER_LINK_BLOCK: blocks.plain_text(blocks.notice("answer_link_invalid"))
+            },
+        )
+        return
+    await ack()
+    runtime_of(context).spawn(
+        help_requests.point_to_answer,
+        token=context.bot_token,
+        request_id=int(view["private_metadata"]),
+        expert_id=body["user"]["id"],
+        url=url,
     )
 
 
@@ -172,3 +203,4 @@ def register(app: AsyncApp) -> None:
         app.action(action_id)(handle_route_answer)
     app.action(blocks.HELP_RESOLVE)(handle_resolve_button)
     app.action(blocks.HELP_SAVE_ANSWER)(handle_save_answer)
+    app.view(blocks.ANSWER_LINK_VIEW)(handle_answer_link)

@@ -27,6 +27,7 @@ class RegistrationRecorder:
         self.commands: set[str] = set()
         self.shortcuts: set[str] = set()
         self.actions: set[str] = set()
+        self.views: set[str] = set()
         self.error_handlers: list[Callable[..., Any]] = []
 
     def _note(self, into: set[str], key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -44,6 +45,9 @@ class RegistrationRecorder:
 
     def action(self, action_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self._note(self.actions, action_id)
+
+    def view(self, callback_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._note(self.views, callback_id)
 
     def error(self, function: Callable[..., Any]) -> None:
         self.error_handlers.append(function)

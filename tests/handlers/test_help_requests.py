@@ -387,3 +387,31 @@ def test_managers_see_the_questions_that_reached_nobody(
     listing = slash(emulator, ALICE, "/ask", "unrouted")["text"]
     assert "Open questions that reached nobody: 1" in listing and "fortran" in listing
     assert "asyncio" not in listing
+
+
+def test_already_answered_asks_for_the_link_and_puts_it_in_the_thread(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #vpn")
+    request = ask_and_wait_for_routing(emulator, engine, ALICE, "vpn drops hourly? #vpn", experts=1)
+    [route] = routes(engine)
+    emulator.click_button(BOB, route.dm_channel_id, route.dm_ts, "help_already_answered")
+    opened = emulator.wait_for_call("views.open")
+    view_id = opened.response["view"]["id"]
+    assert opened.params["view"]["callback_id"] == "help_answer_link"
+
+    def link(value: str) -> dict:
+        return {"link": {"url": {"type": "url_text_input", "value": value}}}
+
+    refused = emulator.submit_view(BOB, view_id, link("the wiki"))
+    assert refused.status == 200 and refused.json()["response_action"] == "errors"
+    assert "https://" in refused.json()["errors"]["link"]
+    assert emulator.submit_view(BOB, view_id, link("https://wiki.example/vpn")).status == 200
+    pointer = emulator.wait_for_call(
+        "chat.postMessage", lambda c: c.params.get("thread_ts") == request.message_ts
+    )
+    assert "https://wiki.example/vpn" in pointer.params["text"]
+    assert f"<@{BOB}> says this was already answered" in pointer.params["text"]
+    answered = eventually(lambda: requests(engine)[0].first_answerer_id, what="the first answer")
+    assert answered == BOB and requests(engine)[0].status is HelpStatus.ANSWERED
+    assert routes(engine)[0].answer is RouteAnswer.ALREADY_ANSWERED
