@@ -227,6 +227,7 @@ class SlackEmulator:
         self._last_ts_us = 0
         self._counter = 0
         self._users: dict[str, User] = {}
+        self._snoozed: set[str] = set()
         self._channels: dict[str, Channel] = {}
         self._messages: dict[str, list[Message]] = {}
         self._edited_ts: dict[tuple[str, str], str] = {}
@@ -276,6 +277,7 @@ class SlackEmulator:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "team.info": self._team_info,
+            "dnd.info": self._dnd_info,
             "apps.connections.open": self._apps_connections_open,
         }
         self.add_user(User(bot_user_id, BOT_NAME, "LearnLoop", is_bot=True))
@@ -424,6 +426,15 @@ class SlackEmulator:
             if found is None:
                 raise KeyError(f"no message {ts} in {channel_id}")
             return copy.deepcopy(found)
+
+    def set_dnd(self, user_id: str, snoozed: bool = True) -> None:
+        """Put a user in (or out of) Do Not Disturb, as dnd.info reports it."""
+        with self._lock:
+            self.user(user_id)
+            if snoozed:
+                self._snoozed.add(user_id)
+            else:
+                self._snoozed.discard(user_id)
 
     def open_im(self, user_id: str) -> Channel:
         """The app's DM with a user (created on first use, same id as conversations.open)."""
@@ -1399,6 +1410,18 @@ class SlackEmulator:
         self._tickets.add(ticket)
         query = urlencode({"ticket": ticket, "app_id": self.app_id})
         return {"url": f"ws://{self.host}:{self.port}/link/?{query}"}
+
+    def _dnd_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user", ""))
+        if user not in self._users:
+            raise _ApiError("user_not_found")
+        snoozed = user in self._snoozed
+        return {
+            "dnd_enabled": snoozed,
+            "next_dnd_start_ts": 1,
+            "next_dnd_end_ts": 1,
+            "snooze_enabled": snoozed,
+        }
 
     def _team_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {

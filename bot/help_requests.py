@@ -2,7 +2,8 @@
 
 Routing policy (README "Routing policy"): up to N declared experts on the question's tags,
 never the asker, never someone away, deactivated or a bot, never the same person twice for one
-question; among the rest, people inside their working hours first, then whoever was asked
+question; among the rest, people inside their working hours first, then those not in Do Not
+Disturb (when the dnd:read scope is granted), then whoever was asked
 least (over the last 30 days), then least recently, so questions on a tag spread evenly over its
 experts. When too few declared experts are available, colleagues whose resolved answers and TILs
 on the tags show they know it (learned expertise) are asked next.
@@ -49,10 +50,12 @@ class Candidate:
     in_working_hours: bool
     recent_load: int
     last_asked_at: datetime | None
+    in_dnd: bool = False
 
-    def sort_key(self) -> tuple[bool, int, datetime, str]:
+    def sort_key(self) -> tuple[bool, bool, int, datetime, str]:
         return (
             not self.in_working_hours,
+            self.in_dnd,
             self.recent_load,
             self.last_asked_at or _NEVER,
             self.user_id,
@@ -353,9 +356,21 @@ def _available(
                 in_working_hours=in_working_hours(user.get("tz"), now),
                 recent_load=load.get(user_id, 0),
                 last_asked_at=status.last_asked_at if status is not None else None,
+                in_dnd=in_do_not_disturb(client, user_id),
             )
         )
     return candidates
+
+
+def in_do_not_disturb(client: WebClient, user_id: str) -> bool:
+    """Snoozed or in scheduled DND; False when the workspace did not grant dnd:read."""
+    try:
+        dnd = client.dnd_info(user=user_id)
+    except SlackApiError as error:
+        if error.response.get("error") in ("missing_scope", "not_allowed_token_type"):
+            return False
+        raise
+    return bool(dnd.get("snooze_enabled") or dnd.get("dnd_enabled"))
 
 
 def in_working_hours(tz_name: str | None, now: datetime) -> bool:

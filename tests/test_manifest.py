@@ -107,6 +107,7 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "reactions:read",  # reaction_added
         "reactions:write",  # the :books: confirmation
         "im:write",  # conversations.open for expert DMs
+        "dnd:read",  # routing prefers experts not in Do Not Disturb
         "users:read",  # users.info: roles, time zones, deactivated people
     }
 

@@ -415,3 +415,21 @@ def test_already_answered_asks_for_the_link_and_puts_it_in_the_thread(
     answered = eventually(lambda: requests(engine)[0].first_answerer_id, what="the first answer")
     assert answered == BOB and requests(engine)[0].status is HelpStatus.ANSWERED
     assert routes(engine)[0].answer is RouteAnswer.ALREADY_ANSWERED
+
+
+def test_experts_in_do_not_disturb_are_asked_after_the_others(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    # Two experts per question (the default): who comes first shows the order.
+    experts = ["U0DND1", "U0DND2"]
+    for user_id in experts:
+        emulator.add_user(User(user_id, user_id.lower(), tz="Europe/Paris"))
+    slash(emulator, ALICE, "/expert", "add <@U0DND1> <@U0DND2> #dnd")
+    emulator.set_dnd("U0DND1")
+    ask_and_wait_for_routing(emulator, engine, BOB, "q1 #dnd", experts=2)
+    assert [r.expert_id for r in routes(engine)] == ["U0DND2", "U0DND1"]
+    emulator.fail("dnd.info", error="missing_scope", times=10)
+    ask_and_wait_for_routing(emulator, engine, BOB, "q2 #dnd", experts=2)
+    assert [r.expert_id for r in routes(engine)[2:]] == ["U0DND1", "U0DND2"], (
+        "without the scope DND is unknown, so the usual order (here: by id) decides"
+    )
