@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from bot.settings import HelpPolicy
 from prompts import render
 from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til
 
@@ -242,6 +243,20 @@ def unrouted(questions: list[tuple[HelpRequest, list[str]]]) -> list[Block]:
     return [
         _section(render("unrouted_title", count=str(len(questions)))),
         _section("\n".join(lines)),
+    ]
+
+
+def help_policy(policy: HelpPolicy) -> list[Block]:
+    channel = f"<#{policy.help_channel}>" if policy.help_channel else "the team's leads, by DM"
+    return [
+        _section(
+            render(
+                "help_settings",
+                experts=str(policy.experts_per_question),
+                minutes=str(int(policy.escalation_window.total_seconds() // 60)),
+                channel=channel,
+            )
+        )
     ]
 
 

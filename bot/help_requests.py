@@ -23,9 +23,11 @@ from sqlmodel import Session
 
 from bot import blocks
 from bot.experts import NotAllowed, learned_scores
+from bot.help_policy import for_workspace
 from bot.replies import tell_privately
 from bot.roles import is_manager
-from bot.text import extract_tags, normalise_tag
+from bot.settings import HelpPolicy
+from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
 from storage import help_requests as help_store
@@ -115,7 +117,7 @@ def suggest(team_id: str, text: str, *, session: Session) -> list[Suggestion]:
 
 def _question_tags(team_id: str, text: str, *, session: Session) -> list[str]:
     """The question's #tags (aliases resolved), else the known tags among its words."""
-    tags = expert_store.resolve_aliases(team_id, extract_tags(text), session=session)
+    tags = expert_store.resolve_aliases(team_id, command_tags(text), session=session)
     return tags or infer_tags(team_id, text, session=session)
 
 
@@ -150,8 +152,7 @@ def post_and_route(
     *,
     session: Session,
     client: WebClient,
-    experts_per_question: int,
-    escalation_window: timedelta,
+    defaults: HelpPolicy,
 ) -> list[str]:
     """After the ack: post the question in its channel, then ask the first experts.
 
@@ -178,14 +179,7 @@ def post_and_route(
     session.commit()
     if request.route_at is not None:  # the asker is looking at suggestions; route_held asks
         return []
-    asked = _ask_first_experts(
-        request,
-        tags,
-        session=session,
-        client=client,
-        experts_per_question=experts_per_question,
-        escalation_window=escalation_window,
-    )
+    asked = _ask_first_experts(request, tags, session=session, client=client, defaults=defaults)
     if not asked:
         tell_privately(response_url, blocks.no_experts(tags))
     return asked
@@ -221,8 +215,7 @@ def route_mentioned(
     *,
     session: Session,
     client: WebClient,
-    experts_per_question: int,
-    escalation_window: timedelta,
+    defaults: HelpPolicy,
 ) -> list[str]:
     """After the ack: ask the experts, then say in the question's thread who was asked."""
     assert request.id is not None and request.message_ts is not None
@@ -231,14 +224,7 @@ def route_mentioned(
     request.permalink = str(permalink["permalink"])
     session.add(request)
     session.commit()
-    asked = _ask_first_experts(
-        request,
-        tags,
-        session=session,
-        client=client,
-        experts_per_question=experts_per_question,
-        escalation_window=escalation_window,
-    )
+    asked = _ask_first_experts(request, tags, session=session, client=client, defaults=defaults)
     status = blocks.mention_status(request, asked, tags)
     posted = client.chat_postMessage(
         channel=request.channel_id,
@@ -258,14 +244,14 @@ def _ask_first_experts(
     *,
     session: Session,
     client: WebClient,
-    experts_per_question: int,
-    escalation_window: timedelta,
+    defaults: HelpPolicy,
 ) -> list[str]:
     """Route to the first experts, tell the tag's followers, start the escalation clock."""
-    asked = route(request, experts_per_question, session=session, client=client)
+    policy = for_workspace(request.team_id, defaults, session=session)
+    asked = route(request, policy.experts_per_question, session=session, client=client)
     _notify_followers(request, tags, asked, session=session, client=client)
     if asked:
-        request.escalate_at = utcnow() + escalation_window
+        request.escalate_at = utcnow() + policy.escalation_window
         session.add(request)
         session.commit()
     return asked
@@ -405,7 +391,6 @@ def answer_route(
     *,
     session: Session,
     client: WebClient,
-    experts_per_question: int,
 ) -> HelpRequest | None:
     """An expert's button: take it, not my area, or already answered. Idempotent per expert."""
     request = help_store.get_help_request(request_id, session=session)
@@ -588,8 +573,7 @@ def route_held(
     *,
     session: Session,
     client: WebClient,
-    experts_per_question: int,
-    escalation_window: timedelta,
+    defaults: HelpPolicy,
 ) -> list[int]:
     """Ask the experts for questions whose suggestion hold is over (and not resolved meanwhile)."""
     routed = []
@@ -599,14 +583,7 @@ def route_held(
             continue
         session.commit()
         tags = help_store.tags_of(request.id, session=session)
-        _ask_first_experts(
-            request,
-            tags,
-            session=session,
-            client=client,
-            experts_per_question=experts_per_question,
-            escalation_window=escalation_window,
-        )
+        _ask_first_experts(request, tags, session=session, client=client, defaults=defaults)
         routed.append(request.id)
     return routed
 
@@ -616,9 +593,7 @@ def escalate_due(
     *,
     session: Session,
     client: WebClient,
-    experts_per_question: int,
-    escalation_window: timedelta,
-    help_channel: str | None,
+    defaults: HelpPolicy,
 ) -> list[int]:
     """Move every open question whose window has passed one step up; returns their ids.
 
@@ -629,17 +604,20 @@ def escalate_due(
     for request in help_store.due_for_escalation(now, session=session):
         assert request.id is not None
         level = request.escalation_level
-        next_at = now + escalation_window if level == 0 else None
+        policy = for_workspace(request.team_id, defaults, session=session)
+        next_at = now + policy.escalation_window if level == 0 else None
         if not help_store.claim_escalation(request.id, level, next_at, session=session):
             continue
         session.commit()
-        if level == 0 and route(request, experts_per_question, session=session, client=client):
+        if level == 0 and route(
+            request, policy.experts_per_question, session=session, client=client
+        ):
             logger.info("help request %s escalated to more experts", request.id)
         else:
             if level == 0:  # nobody new to ask: skip straight to the team
                 help_store.claim_escalation(request.id, 1, None, session=session)
                 session.commit()
-            _hand_to_team(request, help_channel, session=session, client=client)
+            _hand_to_team(request, policy.help_channel, session=session, client=client)
         escalated.append(request.id)
     return escalated
 

@@ -28,8 +28,7 @@ def run_held_routing(runtime: Runtime, now: datetime) -> list[int]:
         help_requests.route_held,
         token=settings.slack_bot_token,
         now=now,
-        experts_per_question=settings.experts_per_question,
-        escalation_window=settings.escalation_window,
+        defaults=settings.help_policy,
     )
 
 
@@ -41,9 +40,7 @@ def run_escalations(runtime: Runtime, now: datetime) -> list[int]:
         help_requests.escalate_due,
         token=settings.slack_bot_token,
         now=now,
-        experts_per_question=settings.experts_per_question,
-        escalation_window=settings.escalation_window,
-        help_channel=settings.help_channel,
+        defaults=settings.help_policy,
     )
 
 

@@ -20,6 +20,15 @@ DEFAULT_EXPERTS_PER_QUESTION = 2
 DEFAULT_ESCALATION_MINUTES = 60
 
 
+@dataclass(frozen=True)
+class HelpPolicy:
+    """How questions are routed: people asked per round, escalation window, help channel."""
+
+    experts_per_question: int
+    escalation_window: timedelta
+    help_channel: str | None
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
@@ -48,8 +57,13 @@ class Settings:
         return self.slack_app_token is not None
 
     @property
-    def escalation_window(self) -> timedelta:
-        return timedelta(minutes=self.escalation_minutes)
+    def help_policy(self) -> HelpPolicy:
+        """The deployment's defaults; each workspace's managers can override them."""
+        return HelpPolicy(
+            experts_per_question=self.experts_per_question,
+            escalation_window=timedelta(minutes=self.escalation_minutes),
+            help_channel=self.help_channel,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

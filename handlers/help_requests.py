@@ -7,14 +7,18 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot import blocks, help_requests
+from bot import blocks, help_policy, help_requests
 from bot.experts import NotAllowed
+from bot.help_policy import for_workspace
 from bot.runtime import runtime_of
-from bot.text import extract_tags
+from bot.text import command_tags
 
 ASK_COMMAND = "/ask"
 RESOLVED_EMOJI = "white_check_mark"
 UNROUTED_WORD = "unrouted"
+SETTINGS_WORD = "settings"
+_SETTING_NAMES = {"experts": "experts_per_question", "escalation": "escalation_minutes"}
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 async def handle_ask_command(
@@ -24,6 +28,8 @@ async def handle_ask_command(
     text = command.get("text", "").strip()
     if text.lower() in ("", "help"):
         reply = blocks.notice("ask_usage")
+    elif text.lower().split(" ", 1)[0] == SETTINGS_WORD:
+        reply = await _settings(text.partition(" ")[2], command["user_id"], context)
     elif text.lower() == UNROUTED_WORD:
         try:
             questions = await runtime.call(
@@ -49,11 +55,52 @@ async def handle_ask_command(
             token=context.bot_token,
             request=asked.request,
             response_url=command["response_url"],
-            experts_per_question=runtime.settings.experts_per_question,
-            escalation_window=runtime.settings.escalation_window,
+            defaults=runtime.settings.help_policy,
         )
-        reply = blocks.ask_received(extract_tags(text), asked.request, asked.suggestions)
+        reply = blocks.ask_received(command_tags(text), asked.request, asked.suggestions)
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+
+
+def _parse_settings(words: list[str]) -> dict[str, int | str] | None:
+    """ "experts 3 escalation 30 channel <#C…>" as changes; None when anything is off."""
+    if len(words) % 2:
+        return None
+    changes: dict[str, int | str] = {}
+    for name, value in zip(words[::2], words[1::2], strict=True):
+        if name.lower() in _SETTING_NAMES and value.isdigit():
+            changes[_SETTING_NAMES[name.lower()]] = int(value)
+        elif name.lower() == "channel" and (channel := _CHANNEL.match(value)):
+            changes["help_channel"] = channel[1]
+        else:
+            return None
+    return changes
+
+
+async def _settings(rest: str, user_id: str, context: AsyncBoltContext) -> list[blocks.Block]:
+    runtime = runtime_of(context)
+    team_id = str(context.team_id)
+    defaults = runtime.settings.help_policy
+    changes = _parse_settings(rest.split())
+    if changes is None:
+        return blocks.notice("help_settings_usage")
+    if not changes:
+        policy = await runtime.call(for_workspace, team_id=team_id, defaults=defaults)
+        return blocks.help_policy(policy)
+    try:
+        policy = await runtime.call(
+            help_policy.update,
+            token=context.bot_token,
+            team_id=team_id,
+            actor_id=user_id,
+            changes=changes,
+            defaults=defaults,
+            managers=runtime.settings.managers,
+        )
+    except NotAllowed as refused:
+        return blocks.notice("expert_not_allowed", needed=refused.needed)
+    except ValueError as invalid:
+        return blocks.notice("help_settings_invalid", problem=str(invalid))
+    return blocks.help_policy(policy)
 
 
 async def handle_route_answer(
@@ -73,7 +120,6 @@ async def handle_route_answer(
         request_id=int(action["value"]),
         expert_id=body["user"]["id"],
         answer=blocks.ROUTE_ANSWERS[action["action_id"]],
-        experts_per_question=runtime.settings.experts_per_question,
     )
 
 
@@ -145,8 +191,7 @@ async def handle_app_mention(
             help_requests.route_mentioned,
             token=context.bot_token,
             request=request,
-            experts_per_question=runtime.settings.experts_per_question,
-            escalation_window=runtime.settings.escalation_window,
+            defaults=runtime.settings.help_policy,
         )
 
 

@@ -244,6 +244,21 @@ class HelpRoute(SQLModel, table=True):
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class WorkspaceSettings(SQLModel, table=True):
+    """A workspace's own routing choices; None means the deployment's default."""
+
+    __tablename__ = "workspace_settings"
+    __table_args__ = (UniqueConstraint("team_id", name="uq_workspace_settings"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    experts_per_question: int | None = None
+    escalation_minutes: int | None = None
+    help_channel: str | None = Field(default=None, max_length=32)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # The Core tables, for hot paths that skip the ORM.
 TIL_TABLE = SQLModel.metadata.tables[Til.__tablename__]
 TIL_TAG_TABLE = SQLModel.metadata.tables[TilTag.__tablename__]

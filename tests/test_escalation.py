@@ -48,7 +48,9 @@ def test_an_unanswered_question_escalates_once_per_step_across_a_restart(
     settings = replace(settings, experts_per_question=1, help_channel=ENGINEERING)
     ask_with_one_expert_asked(settings, emulator, engine)
     request, [first] = load(engine)
-    assert request.escalate_at - request.created_at >= settings.escalation_window - SECOND
+    assert (
+        request.escalate_at - request.created_at >= settings.help_policy.escalation_window - SECOND
+    )
 
     restarted = Runtime(settings)  # a new process: nothing in memory, everything in the database
     try:
@@ -65,7 +67,9 @@ def test_an_unanswered_question_escalates_once_per_step_across_a_restart(
 
         second_window = request.escalate_at + SECOND
         assert run_escalations(restarted, second_window) == [request.id]
-        assert run_escalations(restarted, second_window + settings.escalation_window) == []
+        assert (
+            run_escalations(restarted, second_window + settings.help_policy.escalation_window) == []
+        )
         [post] = help_channel_posts(emulator)
         assert (
             "Nobody has answered" in post.params["text"] and "index or not?" in post.params["text"]

@@ -433,3 +433,26 @@ def test_experts_in_do_not_disturb_are_asked_after_the_others(
     assert [r.expert_id for r in routes(engine)[2:]] == ["U0DND1", "U0DND2"], (
         "without the scope DND is unknown, so the usual order (here: by id) decides"
     )
+
+
+def test_managers_set_how_their_workspace_routes_questions(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    shown = slash(emulator, BOB, "/ask", "settings")["text"]
+    assert "2 experts asked per round" in shown and "60 minutes" in shown and "leads" in shown
+    change = "settings experts 1 escalation 30 channel <#C0ENG|engineering>"
+    assert "Only a community manager" in slash(emulator, BOB, "/ask", change)["text"]
+    updated = slash(emulator, ALICE, "/ask", change)["text"]
+    assert "1 experts asked per round" in updated and "30 minutes" in updated
+    assert "<#C0ENG>" in updated
+    assert "must be 1 to 10" in slash(emulator, ALICE, "/ask", "settings experts 50")["text"]
+    assert "Usage" in slash(emulator, ALICE, "/ask", "settings experts")["text"]
+    assert "Usage" in slash(emulator, ALICE, "/ask", "settings colour blue")["text"]
+
+    for user in (BOB, CAROL, DAVE):
+        slash(emulator, user, "/expert", "add #ops")
+    request = ask_and_wait_for_routing(emulator, engine, ALICE, "pager rota? #ops", experts=1)
+    eventually(lambda: requests(engine)[0].escalate_at, what="the escalation clock")
+    request = requests(engine)[0]
+    assert len(routes(engine)) == 1, "the workspace asks one expert per round now"
+    assert timedelta(minutes=29) < request.escalate_at - request.created_at < timedelta(minutes=31)

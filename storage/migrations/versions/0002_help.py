@@ -183,6 +183,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_help_route_team_expert", "help_route", ["team_id", "expert_id"])
 
+    op.create_table(
+        "workspace_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("experts_per_question", sa.Integer(), nullable=True),
+        sa.Column("escalation_minutes", sa.Integer(), nullable=True),
+        sa.Column("help_channel", sa.String(length=32), nullable=True),
+        sa.Column("updated_by", sa.String(length=32), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("team_id", name="uq_workspace_settings"),
+    )
     statements = SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS
     for statement in statements:
         op.execute(statement)
@@ -191,6 +203,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE help_request_fts")
+    op.drop_table("workspace_settings")
     op.drop_index("ix_help_route_team_expert", table_name="help_route")
 
     op.drop_table("help_route")
