@@ -217,6 +217,20 @@ def _ask_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
     resolved = show.wait("chat.update", lambda call: call.params["ts"] == question_ts)
     show.bot("updated the question: " + str(resolved.params["text"]).splitlines()[-1])
 
+    show.step("12. The answer becomes team knowledge")
+    offer = show.wait(
+        "chat.postMessage",
+        lambda call: (
+            call.params.get("thread_ts") == question_ts
+            and "save it as a TIL" in call.params.get("text", "")
+        ),
+    )
+    show.bot(f"in the thread: {offer.params['text']}")
+    show.console.print("[cyan]bob[/] clicks [bold]Save the answer as a TIL[/]")
+    emulator.click_button(BOB, GENERAL, str(offer.response["ts"]), blocks.HELP_SAVE_ANSWER)
+    saved = show.wait("chat.update", lambda call: call.params["ts"] == offer.response["ts"])
+    show.bot(f"in the thread: {saved.params['text']}")
+
 
 def _wait_for_response(emulator: SlackEmulator, timeout: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + timeout

@@ -98,6 +98,15 @@ def _move_tag(row: Expert | TagFollow, tag: str, *, session: Session) -> None:
         session.delete(row)
 
 
+def with_aliases(team_id: str, tags: Iterable[str], *, session: Session) -> list[str]:
+    """The tags and every alias that stands for them (TILs keep the name their author wrote)."""
+    tags = list(dict.fromkeys(tags))
+    aliases = session.exec(
+        select(TagAlias.alias).where(TagAlias.team_id == team_id, col(TagAlias.tag).in_(tags))
+    )
+    return list(dict.fromkeys([*tags, *aliases]))
+
+
 def known_tags(team_id: str, *, session: Session) -> set[str]:
     """Every tag the workspace uses for routing: declared expertise and aliases."""
     experts = session.exec(select(Expert.tag).where(Expert.team_id == team_id).distinct())
@@ -249,8 +258,8 @@ def evidence(
     team_id: str, tags: Iterable[str], since: datetime, *, session: Session
 ) -> list[tuple[str, EvidenceKind, datetime]]:
     """(user, kind, when) for answers that resolved, TILs posted and questions declined on
-    any of the tags since `since`."""
-    tags = list(tags)
+    any of the tags (or their aliases) since `since`."""
+    tags = with_aliases(team_id, tags, session=session)
     resolved = session.exec(
         select(HelpRequest.answerer_id, HelpRequest.resolved_at)
         .join(HelpRequestTag, col(HelpRequestTag.help_request_id) == col(HelpRequest.id))

@@ -127,7 +127,9 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "updated the question: ✅ Resolved thanks to @bob",
         "question from dave: Which of our queries are slow",
         "resolved, answered by bob",
-        "4 TILs stored",
+        "in the thread: 📚 @bob saved the answer as a TIL",
+        "answer: Turn on pg_stat_statements and sort by total_exec_time",
+        "5 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"
     assert "coffee machine" not in out.split("What LearnLoop kept")[1], "deleted TIL must be gone"

@@ -177,3 +177,12 @@ def test_learned_expertise_fades_by_half_every_90_days_and_declines_weaken_it(
     # BOB: a TIL today (0.5) and an answer 90 days ago (1 * 0.5); CAROL: a TIL 90 days ago;
     # DAVE: a TIL 180 days ago (0.125) outweighed by a question he declined today (-1).
     assert scores == {BOB: 1.0, CAROL: 0.25}
+
+
+def test_tils_under_an_alias_count_for_the_tag_it_stands_for(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    emulator.post_message(DAVE, GENERAL, "TIL kubectl rollout undo exists #k8s")
+    expert(emulator, ALICE, "alias #k8s #kubernetes")
+    listing = expert(emulator, BOB, "list #kubernetes")
+    assert "Also recently helped or shared TILs on it: <@U0DAVE>" in listing

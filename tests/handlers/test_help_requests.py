@@ -107,9 +107,10 @@ def test_away_deactivated_and_bot_experts_are_never_asked(
     server: BackgroundServer, emulator: SlackEmulator, engine: Engine
 ) -> None:
     emulator.add_user(User("U0GONE", "gone", deleted=True))
+    emulator.add_user(User("U0ROBOT", "robot", is_bot=True))
     for user in (BOB, CAROL, DAVE):
         slash(emulator, user, "/expert", "add #rust")
-    slash(emulator, ALICE, "/expert", "add <@U0GONE|gone> #rust")
+    slash(emulator, ALICE, "/expert", "add <@U0GONE|gone> <@U0ROBOT|robot> #rust")
     slash(emulator, BOB, "/expert", "away")
     slash(emulator, CAROL, "/expert", "away until 2099-01-01")
     ask_and_wait_for_routing(emulator, engine, ALICE, "lifetimes? #rust", experts=1)
