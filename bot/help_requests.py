@@ -24,7 +24,7 @@ from sqlmodel import Session
 from bot import blocks
 from bot.experts import NotAllowed, learned_scores
 from bot.help_policy import for_workspace
-from bot.replies import tell_privately
+from bot.replies import post, post_dm, tell_privately, update
 from bot.roles import is_manager
 from bot.settings import HelpPolicy
 from bot.text import command_tags, normalise_tag
@@ -162,18 +162,13 @@ def post_and_route(
     assert request.id is not None
     tags = help_store.tags_of(request.id, session=session)
     try:
-        posted = client.chat_postMessage(
-            channel=request.channel_id,
-            text=blocks.plain_text(blocks.question_post(request, tags)),
-            blocks=blocks.question_post(request, tags),
-            unfurl_links=False,
-        )
-        permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=posted["ts"])
+        posted_ts = post(client, request.channel_id, blocks.question_post(request, tags))
+        permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=posted_ts)
     except SlackApiError as error:
         reason = str(error.response.get("error", "unknown_error"))
         tell_privately(response_url, blocks.question_not_posted(reason))
         return []
-    request.message_ts = request.status_ts = str(posted["ts"])
+    request.message_ts = request.status_ts = posted_ts
     request.permalink = str(permalink["permalink"])
     session.add(request)
     session.commit()
@@ -225,14 +220,12 @@ def route_mentioned(
     session.add(request)
     session.commit()
     asked = _ask_first_experts(request, tags, session=session, client=client, defaults=defaults)
-    status = blocks.mention_status(request, asked, tags)
-    posted = client.chat_postMessage(
-        channel=request.channel_id,
+    request.status_ts = post(
+        client,
+        request.channel_id,
+        blocks.mention_status(request, asked, tags),
         thread_ts=request.message_ts,
-        text=blocks.plain_text(status),
-        blocks=status,
     )
-    request.status_ts = str(posted["ts"])
     session.add(request)
     session.commit()
     return asked
@@ -274,14 +267,8 @@ def route(request: HelpRequest, count: int, *, session: Session, client: WebClie
             routes.append(route_)
     session.commit()
     for route_ in routes:
-        dm = client.conversations_open(users=route_.expert_id)["channel"]["id"]
-        message = client.chat_postMessage(
-            channel=dm,
-            text=blocks.plain_text(blocks.expert_request(request, tags)),
-            blocks=blocks.expert_request(request, tags),
-            unfurl_links=False,
-        )
-        help_store.set_route_message(route_, dm, str(message["ts"]), session=session)
+        dm, ts = post_dm(client, route_.expert_id, blocks.expert_request(request, tags))
+        help_store.set_route_message(route_, dm, ts, session=session)
     session.commit()
     logger.info("help request %s routed to %d experts", request.id, len(routes))
     return [route_.expert_id for route_ in routes]
@@ -375,13 +362,7 @@ def _notify_followers(
     for user_id in followers:
         if user_id == request.asker_id or user_id in asked:
             continue
-        dm = client.conversations_open(users=user_id)["channel"]["id"]
-        client.chat_postMessage(
-            channel=dm,
-            text=blocks.plain_text(blocks.follower_notice(request, tags)),
-            blocks=blocks.follower_notice(request, tags),
-            unfurl_links=False,
-        )
+        post_dm(client, user_id, blocks.follower_notice(request, tags))
 
 
 def answer_route(
@@ -406,19 +387,10 @@ def answer_route(
     session.commit()
     if route_.dm_channel_id and route_.dm_ts:
         reply = blocks.expert_request_answered(request, answer)
-        client.chat_update(
-            channel=route_.dm_channel_id,
-            ts=route_.dm_ts,
-            text=blocks.plain_text(reply),
-            blocks=reply,
-        )
+        update(client, route_.dm_channel_id, route_.dm_ts, reply)
     if answer is RouteAnswer.TAKEN and request.message_ts:
-        client.chat_postMessage(
-            channel=request.channel_id,
-            thread_ts=request.message_ts,
-            text=blocks.plain_text(blocks.taken_notice(expert_id)),
-            blocks=blocks.taken_notice(expert_id),
-        )
+        notice = blocks.taken_notice(expert_id)
+        post(client, request.channel_id, notice, thread_ts=request.message_ts)
     if answer is RouteAnswer.DECLINED and request.status is HelpStatus.OPEN:
         route(request, 1, session=session, client=client)
     return request
@@ -441,12 +413,7 @@ def point_to_answer(
         session.add(request)
         session.commit()
     pointer = blocks.answer_pointed(request, expert_id, url)
-    client.chat_postMessage(
-        channel=request.channel_id,
-        thread_ts=request.message_ts,
-        text=blocks.plain_text(pointer),
-        blocks=pointer,
-    )
+    post(client, request.channel_id, pointer, thread_ts=request.message_ts)
     return True
 
 
@@ -510,20 +477,10 @@ def _resolve(
             if request.status_ts == request.message_ts
             else blocks.resolved_status(request)
         )
-        client.chat_update(
-            channel=request.channel_id,
-            ts=request.status_ts,
-            text=blocks.plain_text(status),
-            blocks=status,
-        )
+        update(client, request.channel_id, request.status_ts, status)
     if request.first_answer_ts is not None:
         offer = blocks.save_answer_offer(request)
-        client.chat_postMessage(
-            channel=request.channel_id,
-            thread_ts=request.message_ts,
-            text=blocks.plain_text(offer),
-            blocks=offer,
-        )
+        post(client, request.channel_id, offer, thread_ts=request.message_ts)
     return request
 
 
@@ -559,10 +516,7 @@ def save_answer_as_til(
         return None
     help_store.link_answer_til(request_id, til.id, session=session)
     session.commit()
-    saved = blocks.answer_saved(user_id)
-    client.chat_update(
-        channel=request.channel_id, ts=offer_ts, text=blocks.plain_text(saved), blocks=saved
-    )
+    update(client, request.channel_id, offer_ts, blocks.answer_saved(user_id))
     if capture.til is not None:
         confirm_capture(capture.til, session=session, client=client)
     return til
@@ -629,12 +583,12 @@ def _hand_to_team(
     assert request.id is not None
     tags = help_store.tags_of(request.id, session=session)
     reply = blocks.unanswered_question(request, tags)
-    destinations = [help_channel] if help_channel else []
-    if not destinations:
-        for lead_id in expert_store.leads(request.team_id, session=session):
-            destinations.append(client.conversations_open(users=lead_id)["channel"]["id"])
-    for channel in destinations:
-        client.chat_postMessage(
-            channel=channel, text=blocks.plain_text(reply), blocks=reply, unfurl_links=False
-        )
-    logger.info("help request %s handed to the team (%d places)", request.id, len(destinations))
+    if help_channel:
+        post(client, help_channel, reply)
+        places = 1
+    else:
+        leads = expert_store.leads(request.team_id, session=session)
+        for lead_id in leads:
+            post_dm(client, lead_id, reply)
+        places = len(leads)
+    logger.info("help request %s handed to the team (%d places)", request.id, places)

@@ -1,7 +1,11 @@
-"""Private answers that arrive after the ack, through a command's response_url."""
+"""Sending Block Kit messages: posts, updates, and private answers through a response_url.
+
+Every message carries its blocks and, for notifications and screen readers, their text.
+"""
 
 from __future__ import annotations
 
+from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import Block, plain_text
@@ -13,3 +17,27 @@ def tell_privately(response_url: str, reply: list[Block]) -> None:
     WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
         text=plain_text(reply), blocks=reply, response_type="ephemeral"
     )
+
+
+def post(
+    client: WebClient, channel: str, message: list[Block], *, thread_ts: str | None = None
+) -> str:
+    """Post in a channel or DM (in a thread when given); returns the new message's ts."""
+    response = client.chat_postMessage(
+        channel=channel,
+        thread_ts=thread_ts,
+        text=plain_text(message),
+        blocks=message,
+        unfurl_links=False,
+    )
+    return str(response["ts"])
+
+
+def update(client: WebClient, channel: str, ts: str, message: list[Block]) -> None:
+    client.chat_update(channel=channel, ts=ts, text=plain_text(message), blocks=message)
+
+
+def post_dm(client: WebClient, user_id: str, message: list[Block]) -> tuple[str, str]:
+    """DM someone from the bot; returns the DM's channel and the message's ts."""
+    channel = str(client.conversations_open(users=user_id)["channel"]["id"])
+    return channel, post(client, channel, message)

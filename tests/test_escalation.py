@@ -15,7 +15,7 @@ from bot.jobs import run_escalations
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
-from storage.models import HelpRequest, HelpRoute
+from storage.models import HelpRequest, HelpRoute, MemberRole, Role
 from tests.conftest import eventually
 
 SECOND = timedelta(seconds=1)
@@ -115,3 +115,26 @@ def test_a_taken_question_does_not_escalate(
         assert run_escalations(runtime, load(engine)[0].escalate_at + SECOND) == []
     finally:
         runtime.close()
+
+
+def test_without_a_help_channel_the_teams_leads_get_the_question(
+    settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    settings = replace(settings, experts_per_question=2)
+    ask_with_one_expert_asked(settings, emulator, engine)  # bob and carol are both asked
+    with Session(engine) as session:  # given: alice leads the team (roles: /learnloop role)
+        session.add(
+            MemberRole(team_id=emulator.team_id, user_id=ALICE, role=Role.LEAD, granted_by=ALICE)
+        )
+        session.commit()
+    request, _ = load(engine)
+    runtime = Runtime(settings)
+    try:
+        # Nobody new to ask at the first window, so it goes straight to the team.
+        assert run_escalations(runtime, request.escalate_at + SECOND) == [request.id]
+    finally:
+        runtime.close()
+    dm = emulator.open_im(ALICE).id
+    [handed] = [c for c in emulator.calls_to("chat.postMessage") if c.params["channel"] == dm]
+    assert "Nobody has answered" in handed.params["text"]
+    assert load(engine)[0].escalation_level == 2
