@@ -13,6 +13,7 @@ from bot.runtime import RUNTIME_KEY, Runtime
 from bot.settings import Settings
 from bot.slack_client import create_async_web_client
 from prompts import load_messages
+from prompts.prompt_sets import load_prompt_sets
 
 
 def create_app(
@@ -23,7 +24,9 @@ def create_app(
     Request signatures are checked by the HTTP gate in bot/server.py before Bolt sees a
     request (Socket Mode needs none), so Bolt's own check is off rather than done twice.
     """
-    load_messages()  # a broken prompts/*.yaml stops start-up, naming the file and field
+    # A broken prompts/*.yaml or prompt set stops start-up, naming the file and the field.
+    load_messages()
+    load_prompt_sets()
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         # The client carries the bot token; Bolt reads it from there.

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import prompts
-from prompts import PromptError, load_messages, render
+from prompts import PromptError, load_messages, prompt_sets, render
+from prompts.prompt_sets import MIN_PROMPTS, load_prompt_sets
 
 
 def test_every_message_renders_with_its_placeholders() -> None:
@@ -45,3 +46,38 @@ def test_a_bad_prompt_file_is_named_with_its_field(
         assert complaint in str(error.value)
     finally:
         load_messages.cache_clear()
+
+
+def test_the_built_in_reflection_sets_are_there_with_enough_distinct_prompts() -> None:
+    sets = load_prompt_sets()
+    assert {"weekly-retro", "learning-log", "onboarding-week-1", "team-health"} <= set(sets)
+    for prompt_set in sets.values():
+        assert len(set(prompt_set.prompts)) >= MIN_PROMPTS, prompt_set.name
+        assert all(prompt.endswith(("?", ".")) for prompt in prompt_set.prompts), prompt_set.name
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        ("name: bad\ntitle: T\ndescription: D\nprompts: [a, b]\n", "at least 8 prompts"),
+        ("name: other\ntitle: T\ndescription: D\nprompts: []\n", "match the file name"),
+        ("name: bad\ntitle: ''\ndescription: D\nprompts: []\n", "'title' must be"),
+        (
+            "name: bad\ntitle: T\ndescription: D\nprompts: [a, a, b, c, d, e, f, g]\n",
+            "the same prompt twice",
+        ),
+        ("name: bad\ntitle: T\ndescription: D\nprompts: [a, b, c, d, e, f, g, 7]\n", "item 8"),
+    ],
+)
+def test_a_bad_prompt_set_is_named_with_its_field(
+    content: str, complaint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bad.yaml").write_text(content)
+    monkeypatch.setattr(prompt_sets, "SETS_DIR", tmp_path)
+    load_prompt_sets.cache_clear()
+    try:
+        with pytest.raises(PromptError, match=r"bad\.yaml") as error:
+            load_prompt_sets()
+        assert complaint in str(error.value)
+    finally:
+        load_prompt_sets.cache_clear()
