@@ -10,7 +10,7 @@ from functools import partial
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.roles import is_lead_or_manager, is_manager
+from bot.roles import NotAllowed, is_lead_or_manager, is_manager
 from storage import experts as store
 
 # Learned expertise: evidence fades by half every HALF_LIFE; older than EVIDENCE_HORIZON is
@@ -26,14 +26,6 @@ EVIDENCE_WEIGHTS = {
 Change = Callable[[str, str, str], bool]
 # "/expert away" without a date lasts until "/expert back".
 AWAY_INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-class NotAllowed(Exception):
-    """The person lacks the role the change needs; nothing was changed."""
-
-    def __init__(self, needed: str) -> None:
-        super().__init__(needed)
-        self.needed = needed
 
 
 @dataclass

@@ -7,8 +7,7 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.experts import NotAllowed
-from bot.roles import is_manager
+from bot.roles import NotAllowed, is_manager
 from bot.settings import HelpPolicy
 from storage import workspace_settings as store
 

@@ -22,10 +22,10 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
-from bot.experts import NotAllowed, learned_scores
+from bot.experts import learned_scores
 from bot.help_policy import for_workspace
 from bot.replies import post, post_dm, tell_privately, update
-from bot.roles import is_manager
+from bot.roles import NotAllowed, is_manager
 from bot.settings import HelpPolicy
 from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message

@@ -5,8 +5,16 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from storage.experts import get_role
+from storage.experts import get_role, set_role_row
 from storage.models import Role
+
+
+class NotAllowed(Exception):
+    """The person lacks the role the change needs; nothing was changed."""
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(needed)
+        self.needed = needed
 
 
 def is_manager(
@@ -25,3 +33,20 @@ def is_lead_or_manager(
     if get_role(team_id, user_id, session=session) is Role.LEAD:
         return True
     return is_manager(team_id, user_id, session=session, client=client, seeded=seeded)
+
+
+def set_role(
+    team_id: str,
+    actor_id: str,
+    user_id: str,
+    role: Role,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> None:
+    """Managers grant lead or manager, or take it back (member)."""
+    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a community manager")
+    set_role_row(team_id, user_id, role, actor_id, session=session)
+    session.commit()

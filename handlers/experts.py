@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import blocks, experts
+from bot.roles import NotAllowed
 from bot.runtime import Runtime, runtime_of
 from bot.text import command_tags, mentioned_users
 
@@ -155,7 +156,7 @@ async def handle_expert_command(
         )
         try:
             reply = await subcommand(parsed)
-        except experts.NotAllowed as refused:
+        except NotAllowed as refused:
             reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
 

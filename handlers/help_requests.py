@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import blocks, help_policy, help_requests
-from bot.experts import NotAllowed
 from bot.help_policy import for_workspace
+from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import command_tags
 

@@ -28,6 +28,7 @@ from storage.models import (
     Til,
     TilTag,
 )
+from storage.types import utcnow
 
 
 def get_role(team_id: str, user_id: str, *, session: Session) -> Role | None:
@@ -35,6 +36,24 @@ def get_role(team_id: str, user_id: str, *, session: Session) -> Role | None:
         select(MemberRole.role).where(MemberRole.team_id == team_id, MemberRole.user_id == user_id)
     ).one_or_none()
     return Role(role) if role is not None else None
+
+
+def set_role_row(
+    team_id: str, user_id: str, role: Role, granted_by: str, *, session: Session
+) -> None:
+    """Record a role; "member" removes the row, as people without one are members."""
+    row = session.exec(
+        select(MemberRole).where(MemberRole.team_id == team_id, MemberRole.user_id == user_id)
+    ).one_or_none()
+    if role is Role.MEMBER:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(MemberRole(team_id=team_id, user_id=user_id, role=role, granted_by=granted_by))
+    else:
+        row.role, row.granted_by, row.granted_at = role, granted_by, utcnow()
+        session.add(row)
+    session.flush()
 
 
 def leads(team_id: str, *, session: Session) -> list[str]:
