@@ -384,3 +384,20 @@ def answer_saved(user_id: str) -> list[Block]:
 
 def taken_notice(expert_id: str) -> list[Block]:
     return [_section(render("taken_notice", expert_id=expert_id))]
+
+
+# -- reflection ---------------------------------------------------------------------------
+
+
+def reflection_prompt(prompt: str, set_title: str) -> list[Block]:
+    return [
+        _context(render("reflection_prompt_title", set_title=set_title)),
+        _section(f"*{prompt}*"),
+        _context(render("reflection_prompt_footer")),
+    ]
+
+
+def schedules(lines: list[str]) -> list[Block]:
+    if not lines:
+        return [_section(render("reflect_none"))]
+    return [_section("\n".join(lines))]

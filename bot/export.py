@@ -10,7 +10,16 @@ from sqlmodel import Session, SQLModel
 
 from storage.export import iter_rows
 from storage.help_requests import iter_help_requests
-from storage.models import Expert, ExpertStatus, MemberRole, TagAlias, TagFollow
+from storage.models import (
+    Expert,
+    ExpertStatus,
+    MemberRole,
+    ReflectionResponse,
+    ReflectionRun,
+    ReflectionSchedule,
+    TagAlias,
+    TagFollow,
+)
 from storage.til import iter_tils
 
 # Record type -> table, for the tables whose rows export as they are.
@@ -20,6 +29,9 @@ PLAIN_RECORDS: dict[str, type[SQLModel]] = {
     "tag_alias": TagAlias,
     "tag_follow": TagFollow,
     "expert_status": ExpertStatus,
+    "reflection_schedule": ReflectionSchedule,
+    "reflection_run": ReflectionRun,
+    "reflection_response": ReflectionResponse,
 }
 
 

@@ -6,17 +6,17 @@ The scheduler runs in `learnloop serve` only; tests call these functions directl
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import help_requests
+from bot import help_requests, reflection
 from bot.runtime import Runtime
 from storage.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-HELP_REQUESTS_JOB_ID = "help-requests-due"
+DUE_WORK_JOB_ID = "due-work"
 CHECK_SECONDS = 30
 
 
@@ -44,10 +44,22 @@ def run_escalations(runtime: Runtime, now: datetime) -> list[int]:
     )
 
 
-def run_help_requests_due(runtime: Runtime) -> None:
+def run_reflections(runtime: Runtime, now: datetime) -> list[int]:
+    """Send due reflection prompts once each; safe to run anywhere, any number of times."""
+    settings = runtime.settings
+    return runtime.call_sync(
+        reflection.fire_due,
+        token=settings.slack_bot_token,
+        now=now,
+        grace=timedelta(minutes=settings.reflection_grace_minutes),
+    )
+
+
+def run_due_work(runtime: Runtime) -> None:
     now = utcnow()
     run_held_routing(runtime, now)
     run_escalations(runtime, now)
+    run_reflections(runtime, now)
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
@@ -57,14 +69,14 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     scheduler.add_job(
-        run_help_requests_due,
+        run_due_work,
         "interval",
         args=[runtime],
         seconds=CHECK_SECONDS,
-        id=HELP_REQUESTS_JOB_ID,
+        id=DUE_WORK_JOB_ID,
         replace_existing=True,
     )
     scheduler.start()
     runtime.before_close(scheduler.shutdown)
-    logger.info("scheduler started: help requests checked every %ss", CHECK_SECONDS)
+    logger.info("scheduler started: due work checked every %ss", CHECK_SECONDS)
     return scheduler

@@ -18,6 +18,7 @@ DEFAULT_CAPTURE_EMOJI = "bulb"
 DEFAULT_WORKER_THREADS = 8
 DEFAULT_EXPERTS_PER_QUESTION = 2
 DEFAULT_ESCALATION_MINUTES = 60
+DEFAULT_REFLECTION_GRACE_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Settings:
     escalation_minutes: int = DEFAULT_ESCALATION_MINUTES
     # Where unanswered questions go after the second escalation window; team leads otherwise.
     help_channel: str | None = None
+    # A reflection run missed while the app was down is still sent within this much time.
+    reflection_grace_minutes: int = DEFAULT_REFLECTION_GRACE_MINUTES
 
     @property
     def socket_mode(self) -> bool:
@@ -101,6 +104,9 @@ class Settings:
                 environ, "LEARNLOOP_ESCALATION_MINUTES", DEFAULT_ESCALATION_MINUTES
             ),
             help_channel=_channel_id(environ, "LEARNLOOP_HELP_CHANNEL"),
+            reflection_grace_minutes=_positive_int(
+                environ, "LEARNLOOP_REFLECTION_GRACE_MINUTES", DEFAULT_REFLECTION_GRACE_MINUTES
+            ),
         )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, events, experts, help_requests, learnloop, til
+from handlers import errors, events, experts, help_requests, learnloop, reflection, til
 
-FEATURES = (errors, events, til, experts, help_requests, learnloop)
+FEATURES = (errors, events, til, experts, help_requests, reflection, learnloop)
 
 
 def register_all(app: AsyncApp) -> None:

@@ -7,13 +7,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from handlers import help_requests, til
+from handlers import help_requests, reflection, til
 
 
 async def handle_message(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Every message event, all subtypes included (Bolt answers 404 to unhandled ones)."""
     await til.on_message(event, context)
     await help_requests.on_message(event, context)
+    await reflection.on_message(event, context)
     await ack()
 
 

@@ -259,6 +259,83 @@ class WorkspaceSettings(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Frequency(StrEnum):
+    DAILY = "daily"  # weekdays only
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    MONTHLY = "monthly"
+
+
+class ReflectionSchedule(SQLModel, table=True):
+    """A lead's recurring reflection prompt: the database row is the truth about it."""
+
+    __tablename__ = "reflection_schedule"
+    __table_args__ = (Index("ix_reflection_schedule_due", "paused", "next_run_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    created_by: str = Field(max_length=32)
+    frequency: Frequency = Field(sa_type=_enum_of_values(Frequency))
+    # Weekday 0-6 (Monday 0) for weekly/biweekly, day of month 1-28 for monthly.
+    day: int | None = None
+    time_of_day: str = Field(max_length=5)  # HH:MM, wall clock in `timezone`
+    timezone: str = Field(max_length=64)
+    prompt_set: str = Field(max_length=40)
+    # Prompts of the set already sent in this rotation, so none repeats until all were asked.
+    prompts_sent: int = Field(default=0)
+    paused: bool = Field(default=False)
+    # Biweekly schedules fire on the weeks of this date's parity.
+    anchor: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReflectionRun(SQLModel, table=True):
+    """One prompt sent for a schedule at a run time; the unique key makes it happen once."""
+
+    __tablename__ = "reflection_run"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "run_at", name="uq_reflection_run"),
+        Index("ix_reflection_run_message", "team_id", "channel_id", "message_ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    schedule_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("reflection_schedule.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    run_at: datetime = Field(sa_type=UTCDateTime)
+    channel_id: str = Field(max_length=32)
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    message_ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReflectionResponse(SQLModel, table=True):
+    """A member's answer to a prompt, from the prompt's thread."""
+
+    __tablename__ = "reflection_response"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_reflection_response"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    run_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("reflection_run.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    user_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    message_ts: str = Field(max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # The Core tables, for hot paths that skip the ORM.
 TIL_TABLE = SQLModel.metadata.tables[Til.__tablename__]
 TIL_TAG_TABLE = SQLModel.metadata.tables[TilTag.__tablename__]

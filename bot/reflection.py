@@ -1,0 +1,297 @@
+"""Reflection: leads schedule prompts, the team answers in the prompt's thread.
+
+A schedule's row is the truth (its next run time included). The scheduler in `learnloop serve`
+sweeps due schedules every 30 s; each run is first recorded under the unique key
+(schedule, run time), so a run is sent once however many replicas sweep. A run missed while
+the app was down is sent late if still within the grace time, else skipped and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from bot import blocks
+from bot.replies import post
+from bot.roles import NotAllowed, is_lead_or_manager
+from prompts.prompt_sets import load_prompt_sets
+from storage import reflection as store
+from storage.models import Frequency, ReflectionRun, ReflectionSchedule
+from storage.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROMPT_SET = "weekly-retro"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+class ScheduleError(ValueError):
+    """The schedule's words do not describe a schedule; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    frequency: Frequency
+    day: int | None
+    time_of_day: str
+    timezone: str | None
+    channel_id: str | None
+    prompt_set: str
+
+
+def parse_schedule(words: list[str]) -> ScheduleSpec:
+    """`<daily|weekly|biweekly|monthly> [day] <HH:MM> [Area/City] [#channel] [set:<name>]`."""
+    if not words or words[0].lower() not in {f.value for f in Frequency}:
+        raise ScheduleError("start with daily, weekly, biweekly or monthly")
+    frequency = Frequency(words[0].lower())
+    rest = words[1:]
+    day: int | None = None
+    if frequency in (Frequency.WEEKLY, Frequency.BIWEEKLY):
+        if not rest or rest[0].lower()[:3] not in WEEKDAYS:
+            raise ScheduleError("say which day, e.g. `weekly fri 16:00`")
+        day = WEEKDAYS.index(rest.pop(0).lower()[:3])
+    elif frequency is Frequency.MONTHLY:
+        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 28:
+            raise ScheduleError("say which day of the month, 1 to 28, e.g. `monthly 1 09:30`")
+        day = int(rest.pop(0))
+    if not rest or not _TIME.match(rest[0]):
+        raise ScheduleError("give the time as HH:MM, e.g. 09:30")
+    hours, minutes = rest.pop(0).split(":")
+    spec = {"timezone": None, "channel_id": None, "prompt_set": DEFAULT_PROMPT_SET}
+    for word in rest:
+        if (channel := _CHANNEL.match(word)) is not None:
+            spec["channel_id"] = channel[1]
+        elif word.lower().startswith("set:"):
+            spec["prompt_set"] = word[4:].lower()
+        elif "/" in word:
+            spec["timezone"] = word
+        else:
+            raise ScheduleError(f"I don't understand {word!r}")
+    if spec["prompt_set"] not in load_prompt_sets():
+        names = ", ".join(sorted(load_prompt_sets()))
+        raise ScheduleError(f"there is no prompt set {spec['prompt_set']!r}; try one of {names}")
+    if spec["timezone"] is not None:
+        _zone(spec["timezone"])
+    return ScheduleSpec(
+        frequency=frequency,
+        day=day,
+        time_of_day=f"{int(hours):02d}:{minutes}",
+        timezone=spec["timezone"],
+        channel_id=spec["channel_id"],
+        prompt_set=str(spec["prompt_set"]),
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(
+            f"{name!r} is not a time zone; use Area/City, e.g. Europe/Berlin"
+        ) from None
+
+
+def next_runs(schedule: ReflectionSchedule, after: datetime, count: int) -> list[datetime]:
+    """The next `count` run times after `after`, in UTC; the wall clock holds across DST."""
+    hour, minute = (int(part) for part in schedule.time_of_day.split(":"))
+    zone = _zone(schedule.timezone)
+    fields: dict[str, object] = {"hour": hour, "minute": minute, "timezone": zone}
+    if schedule.frequency is Frequency.DAILY:
+        fields["day_of_week"] = "mon-fri"
+    elif schedule.frequency is Frequency.MONTHLY:
+        fields["day"] = schedule.day
+    else:
+        fields["day_of_week"] = WEEKDAYS[schedule.day or 0]
+    trigger = CronTrigger(**fields)
+    runs: list[datetime] = []
+    cursor = after
+    while len(runs) < count:
+        fire = trigger.get_next_fire_time(None, cursor + timedelta(microseconds=1))
+        cursor = fire
+        if (
+            schedule.frequency is Frequency.BIWEEKLY
+            and _week(fire) % 2 != _week(schedule.anchor) % 2
+        ):
+            continue
+        runs.append(fire.astimezone(ZoneInfo("UTC")))
+    return runs
+
+
+def _week(moment: datetime) -> int:
+    return (moment.date() - datetime(2000, 1, 3).date()).days // 7  # weeks since a Monday
+
+
+def create_schedule(
+    team_id: str,
+    actor_id: str,
+    channel_id: str,
+    spec: ScheduleSpec,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> tuple[ReflectionSchedule, list[datetime]]:
+    """Leads and managers create schedules; the zone defaults to the lead's own."""
+    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a team lead or community manager")
+    timezone = spec.timezone or client.users_info(user=actor_id)["user"].get("tz") or "UTC"
+    schedule = ReflectionSchedule(
+        team_id=team_id,
+        channel_id=spec.channel_id or channel_id,
+        created_by=actor_id,
+        frequency=spec.frequency,
+        day=spec.day,
+        time_of_day=spec.time_of_day,
+        timezone=timezone,
+        prompt_set=spec.prompt_set,
+    )
+    upcoming = next_runs(schedule, utcnow(), 3)
+    schedule.next_run_at = upcoming[0]
+    store.add_schedule(schedule, session=session)
+    session.commit()
+    return schedule, upcoming
+
+
+def list_schedules(team_id: str, *, session: Session) -> list[ReflectionSchedule]:
+    return store.list_schedules(team_id, session=session)
+
+
+def change_schedule(
+    team_id: str,
+    actor_id: str,
+    schedule_id: int,
+    action: str,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> ReflectionSchedule | None:
+    """pause, resume or delete; None when the schedule is not this workspace's."""
+    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a team lead or community manager")
+    schedule = store.get_schedule(team_id, schedule_id, session=session)
+    if schedule is None:
+        return None
+    if action == "delete":
+        store.delete_schedule(schedule, session=session)
+    else:
+        schedule.paused = action == "pause"
+        if not schedule.paused:
+            schedule.next_run_at = next_runs(schedule, utcnow(), 1)[0]
+        session.add(schedule)
+    session.commit()
+    return schedule
+
+
+def send_now(
+    team_id: str,
+    actor_id: str,
+    schedule_id: int,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> ReflectionRun | None:
+    """`/reflect now <id>`: one prompt immediately, outside the schedule's rhythm."""
+    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a team lead or community manager")
+    schedule = store.get_schedule(team_id, schedule_id, session=session)
+    if schedule is None:
+        return None
+    return _run(schedule, utcnow(), session=session, client=client)
+
+
+def fire_due(now: datetime, grace: timedelta, *, session: Session, client: WebClient) -> list[int]:
+    """Send every due run once; skip (and log) runs missed by more than the grace time."""
+    sent = []
+    for schedule in store.due_schedules(now, session=session):
+        assert schedule.id is not None and schedule.next_run_at is not None
+        run_at = schedule.next_run_at
+        schedule.next_run_at = next_runs(schedule, max(now, run_at), 1)[0]
+        session.add(schedule)
+        if now - run_at > grace:
+            session.commit()
+            logger.warning("reflection schedule %s missed its %s run; skipped", schedule.id, run_at)
+            continue
+        run = _run(schedule, run_at, session=session, client=client)
+        if run is not None:
+            sent.append(schedule.id)
+    return sent
+
+
+def _run(
+    schedule: ReflectionSchedule, run_at: datetime, *, session: Session, client: WebClient
+) -> ReflectionRun | None:
+    """Record the run under its unique key, then post it; None when it was already sent."""
+    prompt_set = load_prompt_sets()[schedule.prompt_set]
+    prompt = prompt_set.prompts[schedule.prompts_sent % len(prompt_set.prompts)]
+    run = store.claim_run(schedule, run_at, prompt, session=session)
+    if run is None:
+        session.rollback()
+        return None
+    schedule.prompts_sent += 1
+    session.add(schedule)
+    session.commit()
+    try:
+        message = blocks.reflection_prompt(prompt, prompt_set.title)
+        ts = post(client, schedule.channel_id, message)
+    except SlackApiError as error:
+        logger.warning(
+            "reflection schedule %s could not post in %s: %s",
+            schedule.id,
+            schedule.channel_id,
+            error.response.get("error"),
+        )
+        return run
+    store.set_run_message(run, ts, session=session)
+    session.commit()
+    return run
+
+
+def record_response(
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    ts: str,
+    user_id: str,
+    text: str,
+    *,
+    session: Session,
+) -> bool:
+    """A reply in a prompt's thread is a reflection; True when it was one (stored once)."""
+    run = store.run_by_message(team_id, channel_id, thread_ts, session=session)
+    if run is None:
+        return False
+    stored = store.add_response(run, user_id, channel_id, ts, text, session=session)
+    session.commit()
+    return stored
+
+
+def describe(schedule: ReflectionSchedule) -> str:
+    """The schedule in plain words."""
+    at = f"at {schedule.time_of_day} ({schedule.timezone})"
+    if schedule.frequency is Frequency.DAILY:
+        when = f"every weekday {at}"
+    elif schedule.frequency is Frequency.MONTHLY:
+        when = f"on day {schedule.day} of every month {at}"
+    else:
+        every = "every" if schedule.frequency is Frequency.WEEKLY else "every other"
+        day = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[
+            schedule.day or 0
+        ]
+        when = f"{every} {day} {at}"
+    return f"#{schedule.id}: *{schedule.prompt_set}* in <#{schedule.channel_id}>, {when}"
+
+
+def local(moment: datetime, schedule: ReflectionSchedule) -> str:
+    return moment.astimezone(_zone(schedule.timezone)).strftime("%a %d %b %Y %H:%M")

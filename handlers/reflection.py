@@ -1,0 +1,111 @@
+"""/reflect, and answers in a prompt's thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from bot import blocks, reflection
+from bot.roles import NotAllowed
+from bot.runtime import runtime_of
+from prompts.prompt_sets import load_prompt_sets
+
+REFLECT_COMMAND = "/reflect"
+CHANGES = {"pause": "paused", "resume": "resumed", "delete": "deleted"}
+
+
+async def handle_reflect_command(
+    ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    words = command.get("text", "").split()
+    action = words[0].lower() if words else "help"
+    try:
+        reply = await _reflect(action, words[1:], command, context)
+    except NotAllowed as refused:
+        reply = blocks.notice("expert_not_allowed", needed=refused.needed)
+    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+
+
+async def _reflect(
+    action: str, words: list[str], command: dict[str, Any], context: AsyncBoltContext
+) -> list[blocks.Block]:
+    runtime = runtime_of(context)
+    team_id, user_id = str(context.team_id), command["user_id"]
+    managers = runtime.settings.managers
+    if action == "schedule":
+        try:
+            spec = reflection.parse_schedule(words)
+        except reflection.ScheduleError as problem:
+            return blocks.notice("reflect_bad_schedule", problem=str(problem))
+        schedule, upcoming = await runtime.call(
+            reflection.create_schedule,
+            token=context.bot_token,
+            team_id=team_id,
+            actor_id=user_id,
+            channel_id=command["channel_id"],
+            spec=spec,
+            managers=managers,
+        )
+        runs = ", ".join(reflection.local(run, schedule) for run in upcoming)
+        return blocks.notice(
+            "reflect_scheduled", description=reflection.describe(schedule), next_runs=runs
+        )
+    if action == "list":
+        found = await runtime.call(reflection.list_schedules, team_id=team_id)
+        return blocks.schedules(
+            [reflection.describe(s) + (" (paused)" if s.paused else "") for s in found]
+        )
+    if action in (*CHANGES, "now") and len(words) == 1 and words[0].lstrip("#").isdigit():
+        schedule_id = int(words[0].lstrip("#"))
+        if action == "now":
+            run = await runtime.call(
+                reflection.send_now,
+                token=context.bot_token,
+                team_id=team_id,
+                actor_id=user_id,
+                schedule_id=schedule_id,
+                managers=managers,
+            )
+            found_one = run is not None
+            reply = blocks.notice("reflect_sent", schedule_id=str(schedule_id))
+        else:
+            changed = await runtime.call(
+                reflection.change_schedule,
+                token=context.bot_token,
+                team_id=team_id,
+                actor_id=user_id,
+                schedule_id=schedule_id,
+                action=action,
+                managers=managers,
+            )
+            found_one = changed is not None
+            reply = blocks.notice(
+                "reflect_changed", schedule_id=str(schedule_id), action=CHANGES[action]
+            )
+        return (
+            reply if found_one else blocks.notice("reflect_unknown", schedule_id=str(schedule_id))
+        )
+    return blocks.notice("reflect_usage", sets=", ".join(f"`{n}`" for n in load_prompt_sets()))
+
+
+async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """A reply in a reflection prompt's thread is kept as a reflection."""
+    thread_ts = event.get("thread_ts")
+    if event.get("subtype") is not None or not thread_ts or thread_ts == event.get("ts"):
+        return
+    if event.get("bot_id") or not event.get("user"):
+        return
+    await runtime_of(context).call(
+        reflection.record_response,
+        team_id=str(context.team_id),
+        channel_id=event["channel"],
+        thread_ts=thread_ts,
+        ts=event["ts"],
+        user_id=event["user"],
+        text=event.get("text", ""),
+    )
+
+
+def register(app: AsyncApp) -> None:
+    app.command(REFLECT_COMMAND)(handle_reflect_command)

@@ -1,0 +1,95 @@
+"""Reflection schedules, the runs that sent their prompts, and the answers.
+
+Revision ID: 0003_reflection
+Revises: 0002_help
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.types import UTCDateTime
+
+revision: str = "0003_reflection"
+down_revision: str | None = "0002_help"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "reflection_schedule",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("channel_id", sa.String(length=32), nullable=False),
+        sa.Column("created_by", sa.String(length=32), nullable=False),
+        sa.Column(
+            "frequency",
+            sa.Enum(
+                "daily",
+                "weekly",
+                "biweekly",
+                "monthly",
+                name="frequency",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("day", sa.Integer(), nullable=True),
+        sa.Column("time_of_day", sa.String(length=5), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("prompt_set", sa.String(length=40), nullable=False),
+        sa.Column("prompts_sent", sa.Integer(), nullable=False),
+        sa.Column("paused", sa.Boolean(), nullable=False),
+        sa.Column("anchor", UTCDateTime(), nullable=False),
+        sa.Column("next_run_at", UTCDateTime(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_reflection_schedule_due", "reflection_schedule", ["paused", "next_run_at"])
+
+    op.create_table(
+        "reflection_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("schedule_id", sa.Integer(), nullable=False),
+        sa.Column("run_at", UTCDateTime(), nullable=False),
+        sa.Column("channel_id", sa.String(length=32), nullable=False),
+        sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("message_ts", sa.String(length=32), nullable=True),
+        sa.Column("sent_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["schedule_id"], ["reflection_schedule.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("schedule_id", "run_at", name="uq_reflection_run"),
+    )
+    op.create_index(
+        "ix_reflection_run_message", "reflection_run", ["team_id", "channel_id", "message_ts"]
+    )
+
+    op.create_table(
+        "reflection_response",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("channel_id", sa.String(length=32), nullable=False),
+        sa.Column("message_ts", sa.String(length=32), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["run_id"], ["reflection_run.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_reflection_response"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("reflection_response")
+    op.drop_index("ix_reflection_run_message", table_name="reflection_run")
+
+    op.drop_table("reflection_run")
+    op.drop_index("ix_reflection_schedule_due", table_name="reflection_schedule")
+
+    op.drop_table("reflection_schedule")

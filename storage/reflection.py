@@ -1,0 +1,112 @@
+"""Reflection schedules, runs and responses. Functions flush and never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import ReflectionResponse, ReflectionRun, ReflectionSchedule
+from storage.types import utcnow
+
+
+def add_schedule(schedule: ReflectionSchedule, *, session: Session) -> None:
+    session.add(schedule)
+    session.flush()
+
+
+def get_schedule(team_id: str, schedule_id: int, *, session: Session) -> ReflectionSchedule | None:
+    schedule = session.get(ReflectionSchedule, schedule_id)
+    return schedule if schedule is not None and schedule.team_id == team_id else None
+
+
+def list_schedules(team_id: str, *, session: Session) -> list[ReflectionSchedule]:
+    return list(
+        session.exec(
+            select(ReflectionSchedule)
+            .where(ReflectionSchedule.team_id == team_id)
+            .order_by(col(ReflectionSchedule.id))
+        )
+    )
+
+
+def delete_schedule(schedule: ReflectionSchedule, *, session: Session) -> None:
+    session.delete(schedule)
+    session.flush()
+
+
+def due_schedules(now: datetime, *, session: Session) -> list[ReflectionSchedule]:
+    return list(
+        session.exec(
+            select(ReflectionSchedule)
+            .where(
+                col(ReflectionSchedule.paused).is_(False),
+                col(ReflectionSchedule.next_run_at) <= now,
+            )
+            .order_by(col(ReflectionSchedule.next_run_at))
+        )
+    )
+
+
+def claim_run(
+    schedule: ReflectionSchedule, run_at: datetime, prompt: str, *, session: Session
+) -> ReflectionRun | None:
+    """Record a run; None when (schedule, run_at) was already recorded by someone else."""
+    assert schedule.id is not None
+    run = ReflectionRun(
+        team_id=schedule.team_id,
+        schedule_id=schedule.id,
+        run_at=run_at,
+        channel_id=schedule.channel_id,
+        prompt=prompt,
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def set_run_message(run: ReflectionRun, ts: str, *, session: Session) -> None:
+    run.message_ts = ts
+    run.sent_at = utcnow()
+    session.add(run)
+    session.flush()
+
+
+def run_by_message(
+    team_id: str, channel_id: str, message_ts: str, *, session: Session
+) -> ReflectionRun | None:
+    return session.exec(
+        select(ReflectionRun).where(
+            ReflectionRun.team_id == team_id,
+            ReflectionRun.channel_id == channel_id,
+            ReflectionRun.message_ts == message_ts,
+        )
+    ).first()
+
+
+def add_response(
+    run: ReflectionRun, user_id: str, channel_id: str, ts: str, text: str, *, session: Session
+) -> bool:
+    """Store an answer once per message; False when it was already stored."""
+    assert run.id is not None
+    try:
+        with session.begin_nested():
+            session.add(
+                ReflectionResponse(
+                    team_id=run.team_id,
+                    run_id=run.id,
+                    user_id=user_id,
+                    channel_id=channel_id,
+                    message_ts=ts,
+                    text=text,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
