@@ -22,7 +22,8 @@ from bot import blocks
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, Delivery, SlackEmulator
 from bot.export import export_jsonl
 from bot.help_requests import SUGGESTION_HOLD
-from bot.jobs import run_held_routing
+from bot.jobs import run_held_routing, run_reflections
+from bot.reflection import list_schedules
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
@@ -102,6 +103,7 @@ def run_demo(console: Console) -> None:
             scheduler_runtime = Runtime(settings)  # what the scheduler in `serve` runs with
             try:
                 _ask_scenario(transcript, scheduler_runtime)
+                _reflect_scenario(transcript, scheduler_runtime)
             finally:
                 scheduler_runtime.close()
         _report(console, database_url)
@@ -232,6 +234,29 @@ def _ask_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
     show.bot(f"in the thread: {saved.params['text']}")
 
 
+def _reflect_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
+    emulator = show.emulator
+    show.step("13. A lead schedules a reflection")
+    command = "schedule weekly fri 16:00 Europe/London set:weekly-retro"
+    show.says(ALICE, f"/reflect {command}")
+    show.ack(emulator.slash_command(ALICE, GENERAL, "/reflect", command), ALICE)
+
+    show.step("14. Friday, 16:00 in London: the prompt goes out, the team answers in the thread")
+    with session_scope(scheduler_runtime.sessions) as session:
+        [schedule] = list_schedules(emulator.team_id, session=session)
+    assert schedule.next_run_at is not None
+    show.console.print("[dim](the scheduler's sweep at the run time)[/]")
+    run_reflections(scheduler_runtime, schedule.next_run_at + timedelta(seconds=1))
+    prompt = show.wait("chat.postMessage", lambda call: "Time to reflect" in call.params["text"])
+    show.bot("posted in #general: " + str(prompt.params["text"]).replace("\n", " / "))
+    for user, answer in (
+        (BOB, "I learned to write the test first when the bug is in a query"),
+        (CAROL, "Pairing with bob on the migration saved me a day"),
+    ):
+        show.console.print(f"[cyan]{NAMES[user]}[/] replies in the thread: {answer}")
+        emulator.post_message(user, GENERAL, answer, thread_ts=str(prompt.response["ts"]))
+
+
 def _wait_for_response(emulator: SlackEmulator, timeout: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while not emulator.responses:
@@ -263,6 +288,11 @@ def _report(console: Console, database_url: str) -> None:
         console.print(
             f"• question from {NAMES.get(question['asker_id'])}: {escape(question['text'])}  "
             f"[dim]{question['status']}, answered by {NAMES.get(question['answerer_id'])}[/]",
+            highlight=False,
+        )
+    for answer in (record for record in kept if record["type"] == "reflection_response"):
+        console.print(
+            f"• reflection from {NAMES.get(answer['user_id'])}: {escape(answer['text'])}",
             highlight=False,
         )
     console.print(

@@ -129,6 +129,10 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "resolved, answered by bob",
         "in the thread: 📚 @bob saved the answer as a TIL",
         "answer: Turn on pg_stat_statements and sort by total_exec_time",
+        "Scheduled #1: *weekly-retro* in #general, every Friday at 16:00 (Europe/London)",
+        "posted in #general: 🌱 *Time to reflect* (Weekly retro)",
+        "reflection from bob: I learned to write the test first",
+        "reflection from carol: Pairing with bob",
         "5 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"
