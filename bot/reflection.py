@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
-from bot.replies import post
+from bot.replies import post, post_dm
 from bot.roles import NotAllowed, is_lead_or_manager
 from prompts.prompt_sets import load_prompt_sets
 from storage import reflection as store
@@ -30,6 +30,9 @@ from storage.types import utcnow
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROMPT_SET = "weekly-retro"
+# A DM message counts as an answer to the prompt delivered in that DM within this time.
+DM_ANSWER_WINDOW = timedelta(days=7)
+MUTED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=ZoneInfo("UTC"))
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -47,10 +50,11 @@ class ScheduleSpec:
     timezone: str | None
     channel_id: str | None
     prompt_set: str
+    dm: bool = False
 
 
 def parse_schedule(words: list[str]) -> ScheduleSpec:
-    """`<daily|weekly|biweekly|monthly> [day] <HH:MM> [Area/City] [#channel] [set:<name>]`."""
+    """`<daily|weekly|biweekly|monthly> [day] <HH:MM> [Area/City] [#channel] [set:<name>] [dm]`."""
     if not words or words[0].lower() not in {f.value for f in Frequency}:
         raise ScheduleError("start with daily, weekly, biweekly or monthly")
     frequency = Frequency(words[0].lower())
@@ -68,8 +72,11 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         raise ScheduleError("give the time as HH:MM, e.g. 09:30")
     hours, minutes = rest.pop(0).split(":")
     spec = {"timezone": None, "channel_id": None, "prompt_set": DEFAULT_PROMPT_SET}
+    dm = False
     for word in rest:
-        if (channel := _CHANNEL.match(word)) is not None:
+        if word.lower() == "dm":
+            dm = True
+        elif (channel := _CHANNEL.match(word)) is not None:
             spec["channel_id"] = channel[1]
         elif word.lower().startswith("set:"):
             spec["prompt_set"] = word[4:].lower()
@@ -89,6 +96,7 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         timezone=spec["timezone"],
         channel_id=spec["channel_id"],
         prompt_set=str(spec["prompt_set"]),
+        dm=dm,
     )
 
 
@@ -154,6 +162,7 @@ def create_schedule(
         time_of_day=spec.time_of_day,
         timezone=timezone,
         prompt_set=spec.prompt_set,
+        dm=spec.dm,
     )
     upcoming = next_runs(schedule, utcnow(), 3)
     schedule.next_run_at = upcoming[0]
@@ -242,8 +251,11 @@ def _run(
     schedule.prompts_sent += 1
     session.add(schedule)
     session.commit()
+    message = blocks.reflection_prompt(prompt, prompt_set.title)
+    if schedule.dm:
+        _deliver_by_dm(run, schedule.channel_id, message, session=session, client=client)
+        return run
     try:
-        message = blocks.reflection_prompt(prompt, prompt_set.title)
         ts = post(client, schedule.channel_id, message)
     except SlackApiError as error:
         logger.warning(
@@ -256,6 +268,68 @@ def _run(
     store.set_run_message(run, ts, session=session)
     session.commit()
     return run
+
+
+def _deliver_by_dm(
+    run: ReflectionRun,
+    channel_id: str,
+    message: list[blocks.Block],
+    *,
+    session: Session,
+    client: WebClient,
+) -> None:
+    """The prompt to each member of the channel by DM: not bots, not the deactivated, not the
+    muted; each member once per run, whatever retries happen."""
+    muted = store.muted_users(run.team_id, utcnow(), session=session)
+    for user_id in channel_members(client, channel_id):
+        if user_id in muted:
+            continue
+        user = client.users_info(user=user_id)["user"]
+        if user.get("is_bot") or user.get("deleted"):
+            continue
+        delivery = store.claim_delivery(run, user_id, session=session)
+        if delivery is None:
+            continue
+        session.commit()
+        dm, ts = post_dm(client, user_id, message)
+        store.set_delivery_message(delivery, dm, ts, session=session)
+        session.commit()
+
+
+def channel_members(client: WebClient, channel_id: str) -> list[str]:
+    """Every member id, following Slack's pagination."""
+    members: list[str] = []
+    cursor = None
+    while True:
+        page = client.conversations_members(channel=channel_id, cursor=cursor, limit=200)
+        members.extend(page.get("members", []))
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return members
+
+
+def record_dm_response(
+    team_id: str, dm_channel_id: str, ts: str, user_id: str, text: str, *, session: Session
+) -> bool:
+    """A message in a DM where a prompt was delivered lately answers the latest prompt."""
+    delivery = store.latest_delivery(team_id, dm_channel_id, user_id, session=session)
+    if delivery is None or utcnow() - delivery.sent_at > DM_ANSWER_WINDOW:
+        return False
+    run = store.get_run(delivery.run_id, session=session)
+    assert run is not None
+    stored = store.add_response(run, user_id, dm_channel_id, ts, text, session=session)
+    session.commit()
+    return stored
+
+
+def mute(team_id: str, user_id: str, until: datetime | None, *, session: Session) -> None:
+    store.set_mute(team_id, user_id, until or MUTED_FOR_GOOD, session=session)
+    session.commit()
+
+
+def unmute(team_id: str, user_id: str, *, session: Session) -> None:
+    store.clear_mute(team_id, user_id, session=session)
+    session.commit()
 
 
 def record_response(
@@ -290,7 +364,12 @@ def describe(schedule: ReflectionSchedule) -> str:
             schedule.day or 0
         ]
         when = f"{every} {day} {at}"
-    return f"#{schedule.id}: *{schedule.prompt_set}* in <#{schedule.channel_id}>, {when}"
+    where = (
+        f"by DM to the members of <#{schedule.channel_id}>"
+        if schedule.dm
+        else f"in <#{schedule.channel_id}>"
+    )
+    return f"#{schedule.id}: *{schedule.prompt_set}* {where}, {when}"
 
 
 def local(moment: datetime, schedule: ReflectionSchedule) -> str:

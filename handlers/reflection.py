@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -51,6 +52,8 @@ async def _reflect(
         return blocks.notice(
             "reflect_scheduled", description=reflection.describe(schedule), next_runs=runs
         )
+    if action in ("mute", "unmute"):
+        return await _mute(action, words, team_id, user_id, context)
     if action == "list":
         found = await runtime.call(reflection.list_schedules, team_id=team_id)
         return blocks.schedules(
@@ -89,12 +92,53 @@ async def _reflect(
     return blocks.notice("reflect_usage", sets=", ".join(f"`{n}`" for n in load_prompt_sets()))
 
 
+async def _mute(
+    action: str, words: list[str], team_id: str, user_id: str, context: AsyncBoltContext
+) -> list[blocks.Block]:
+    runtime = runtime_of(context)
+    if action == "unmute":
+        await runtime.call(reflection.unmute, team_id=team_id, user_id=user_id)
+        return blocks.notice("reflect_unmuted")
+    until = _until(words)
+    if until is False:
+        return blocks.notice("reflect_mute_usage")
+    await runtime.call(reflection.mute, team_id=team_id, user_id=user_id, until=until)
+    when = f"until {words[-1]} (included)" if until else "until you unmute"
+    return blocks.notice("reflect_muted", until=when)
+
+
+def _until(words: list[str]) -> datetime | bool | None:
+    """`[until] YYYY-MM-DD` as the end of that day (UTC); None for no date; False if invalid."""
+    if not words:
+        return None
+    if len(words) > 2 or (len(words) == 2 and words[0].lower() != "until"):
+        return False
+    try:
+        day = date.fromisoformat(words[-1])
+    except ValueError:
+        return False
+    if day < datetime.now(UTC).date():
+        return False
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
-    """A reply in a reflection prompt's thread is kept as a reflection."""
-    thread_ts = event.get("thread_ts")
-    if event.get("subtype") is not None or not thread_ts or thread_ts == event.get("ts"):
+    """A reply in a prompt's thread, or a message in a DM that carried a prompt, is a
+    reflection."""
+    if event.get("subtype") is not None or event.get("bot_id") or not event.get("user"):
         return
-    if event.get("bot_id") or not event.get("user"):
+    thread_ts = event.get("thread_ts")
+    if event.get("channel_type") == "im" and not thread_ts:
+        await runtime_of(context).call(
+            reflection.record_dm_response,
+            team_id=str(context.team_id),
+            dm_channel_id=event["channel"],
+            ts=event["ts"],
+            user_id=event["user"],
+            text=event.get("text", ""),
+        )
+        return
+    if not thread_ts or thread_ts == event.get("ts"):
         return
     await runtime_of(context).call(
         reflection.record_response,

@@ -29,6 +29,8 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     team_id = str(context.team_id)
     subtype = event.get("subtype")
     capture: til.Capture | None = None
+    if event.get("channel_type") == "im":
+        return  # a DM with the bot is private (reflections), never team knowledge
     if subtype is None:
         message = SlackMessage.from_payload(team_id, event["channel"], event)
         if til.announces_til(message):

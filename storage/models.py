@@ -282,6 +282,8 @@ class ReflectionSchedule(SQLModel, table=True):
     time_of_day: str = Field(max_length=5)  # HH:MM, wall clock in `timezone`
     timezone: str = Field(max_length=64)
     prompt_set: str = Field(max_length=40)
+    # Delivered by DM to each member of the channel instead of posted in it.
+    dm: bool = Field(default=False)
     # Prompts of the set already sent in this rotation, so none repeats until all were asked.
     prompts_sent: int = Field(default=0)
     paused: bool = Field(default=False)
@@ -312,6 +314,40 @@ class ReflectionRun(SQLModel, table=True):
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     message_ts: str | None = Field(default=None, max_length=32)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReflectionDelivery(SQLModel, table=True):
+    """A DM carrying a run's prompt to one member; their replies in that DM are answers."""
+
+    __tablename__ = "reflection_delivery"
+    __table_args__ = (
+        UniqueConstraint("run_id", "user_id", name="uq_reflection_delivery"),
+        Index("ix_reflection_delivery_dm", "team_id", "dm_channel_id", "sent_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    run_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("reflection_run.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    user_id: str = Field(max_length=32)
+    dm_channel_id: str = Field(max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReflectionMute(SQLModel, table=True):
+    """Someone who asked not to get reflection DMs, until a time (or for good: far future)."""
+
+    __tablename__ = "reflection_mute"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_reflection_mute"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    until: datetime = Field(sa_type=UTCDateTime)
 
 
 class ReflectionResponse(SQLModel, table=True):

@@ -7,7 +7,13 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import ReflectionResponse, ReflectionRun, ReflectionSchedule
+from storage.models import (
+    ReflectionDelivery,
+    ReflectionMute,
+    ReflectionResponse,
+    ReflectionRun,
+    ReflectionSchedule,
+)
 from storage.types import utcnow
 
 
@@ -110,3 +116,79 @@ def add_response(
     except IntegrityError:
         return False
     return True
+
+
+def get_run(run_id: int, *, session: Session) -> ReflectionRun | None:
+    return session.get(ReflectionRun, run_id)
+
+
+def claim_delivery(
+    run: ReflectionRun, user_id: str, *, session: Session
+) -> ReflectionDelivery | None:
+    """Record that a member gets a run's DM; None when they already did."""
+    assert run.id is not None
+    delivery = ReflectionDelivery(
+        team_id=run.team_id, run_id=run.id, user_id=user_id, dm_channel_id=""
+    )
+    try:
+        with session.begin_nested():
+            session.add(delivery)
+            session.flush()
+    except IntegrityError:
+        return None
+    return delivery
+
+
+def set_delivery_message(
+    delivery: ReflectionDelivery, dm_channel_id: str, ts: str, *, session: Session
+) -> None:
+    delivery.dm_channel_id = dm_channel_id
+    delivery.message_ts = ts
+    session.add(delivery)
+    session.flush()
+
+
+def latest_delivery(
+    team_id: str, dm_channel_id: str, user_id: str, *, session: Session
+) -> ReflectionDelivery | None:
+    return session.exec(
+        select(ReflectionDelivery)
+        .where(
+            ReflectionDelivery.team_id == team_id,
+            ReflectionDelivery.dm_channel_id == dm_channel_id,
+            ReflectionDelivery.user_id == user_id,
+        )
+        .order_by(col(ReflectionDelivery.sent_at).desc())
+    ).first()
+
+
+def muted_users(team_id: str, now: datetime, *, session: Session) -> set[str]:
+    return set(
+        session.exec(
+            select(ReflectionMute.user_id).where(
+                ReflectionMute.team_id == team_id, ReflectionMute.until > now
+            )
+        )
+    )
+
+
+def set_mute(team_id: str, user_id: str, until: datetime, *, session: Session) -> None:
+    row = session.exec(
+        select(ReflectionMute).where(
+            ReflectionMute.team_id == team_id, ReflectionMute.user_id == user_id
+        )
+    ).one_or_none() or ReflectionMute(team_id=team_id, user_id=user_id, until=until)
+    row.until = until
+    session.add(row)
+    session.flush()
+
+
+def clear_mute(team_id: str, user_id: str, *, session: Session) -> None:
+    row = session.exec(
+        select(ReflectionMute).where(
+            ReflectionMute.team_id == team_id, ReflectionMute.user_id == user_id
+        )
+    ).one_or_none()
+    if row is not None:
+        session.delete(row)
+        session.flush()

@@ -102,11 +102,14 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "app_mentions:read",  # questions asked by mentioning the bot
         "channels:history",  # message.channels, conversations.history/replies
         "groups:history",  # message.groups in private channels
+        "channels:read",  # conversations.members: who gets reflection DMs
+        "groups:read",  # the same in private channels
         "chat:write",  # /til posts
         "commands",  # /til and the shortcut
         "reactions:read",  # reaction_added
         "reactions:write",  # the :books: confirmation
-        "im:write",  # conversations.open for expert DMs
+        "im:write",  # conversations.open for expert and reflection DMs
+        "im:history",  # message.im: answers to reflection prompts sent by DM
         "dnd:read",  # routing prefers experts not in Do Not Disturb
         "users:read",  # users.info: roles, time zones, deactivated people
     }

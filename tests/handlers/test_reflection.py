@@ -22,6 +22,7 @@ from storage.models import (
     ReflectionResponse,
     ReflectionRun,
     ReflectionSchedule,
+    Til,
 )
 from tests.conftest import eventually
 
@@ -243,3 +244,38 @@ def test_biweekly_skips_every_other_week_and_daily_skips_weekends() -> None:
         prompt_set="weekly-retro",
     )
     assert {run.weekday() for run in next_runs(daily, start, 10)} == {0, 1, 2, 3, 4}
+
+
+def test_a_dm_schedule_reaches_each_member_once_and_keeps_their_dm_answers(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    answer = reflect(
+        emulator, ALICE, "schedule weekly fri 16:00 Europe/London <#C0ENG|engineering> dm"
+    )
+    assert "by DM to the members of <#C0ENG>" in answer
+    assert "until you unmute" in reflect(emulator, CAROL, "mute")
+    [schedule] = rows(engine, ReflectionSchedule)
+    runtime = Runtime(settings)
+    try:
+        assert run_reflections(runtime, schedule.next_run_at + SECOND) == [schedule.id]
+        assert run_reflections(runtime, schedule.next_run_at + SECOND) == []
+    finally:
+        runtime.close()
+    dms = {c.params["channel"]: c for c in prompts_posted(emulator)}
+    assert set(dms) == {emulator.open_im(ALICE).id, emulator.open_im(BOB).id}, (
+        "members of #engineering, not the bot, not carol who muted"
+    )
+    emulator.post_message(BOB, emulator.open_im(BOB).id, "I learned to say no to scope creep")
+    emulator.post_message(CAROL, emulator.open_im(CAROL).id, "TIL nothing, I'm muted")
+    [kept] = rows(engine, ReflectionResponse)
+    assert (kept.user_id, kept.text) == (BOB, "I learned to say no to scope creep")
+    assert rows(engine, Til) == [], "a DM with the bot is never captured as a TIL"
+
+
+def test_mute_until_a_date_and_unmute(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    assert "until 2099-01-31 (included)" in reflect(emulator, BOB, "mute until 2099-01-31")
+    assert "again" in reflect(emulator, BOB, "unmute")
+    for bad in ("mute tomorrow", "mute until 2020-01-01", "mute until 2099-02-30 x"):
+        assert "Usage" in reflect(emulator, BOB, bad), bad

@@ -1,4 +1,4 @@
-"""Reflection schedules, the runs that sent their prompts, and the answers.
+"""Reflection schedules, their runs and DM deliveries, mutes, and the answers.
 
 Revision ID: 0003_reflection
 Revises: 0002_help
@@ -19,6 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "reflection_mute",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("until", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("team_id", "user_id", name="uq_reflection_mute"),
+    )
     op.create_table(
         "reflection_schedule",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -42,6 +51,7 @@ def upgrade() -> None:
         sa.Column("time_of_day", sa.String(length=5), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("prompt_set", sa.String(length=40), nullable=False),
+        sa.Column("dm", sa.Boolean(), nullable=False),
         sa.Column("prompts_sent", sa.Integer(), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("anchor", UTCDateTime(), nullable=False),
@@ -70,6 +80,23 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "reflection_delivery",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("dm_channel_id", sa.String(length=32), nullable=False),
+        sa.Column("message_ts", sa.String(length=32), nullable=True),
+        sa.Column("sent_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["run_id"], ["reflection_run.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("run_id", "user_id", name="uq_reflection_delivery"),
+    )
+    op.create_index(
+        "ix_reflection_delivery_dm", "reflection_delivery", ["team_id", "dm_channel_id", "sent_at"]
+    )
+
+    op.create_table(
         "reflection_response",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.String(length=32), nullable=False),
@@ -87,9 +114,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("reflection_response")
+    op.drop_index("ix_reflection_delivery_dm", table_name="reflection_delivery")
+
+    op.drop_table("reflection_delivery")
     op.drop_index("ix_reflection_run_message", table_name="reflection_run")
 
     op.drop_table("reflection_run")
     op.drop_index("ix_reflection_schedule_due", table_name="reflection_schedule")
 
     op.drop_table("reflection_schedule")
+    op.drop_table("reflection_mute")
