@@ -3,6 +3,8 @@ them once (across restarts and replicas, within the grace time), answers in the 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -279,3 +281,33 @@ def test_mute_until_a_date_and_unmute(
     assert "again" in reflect(emulator, BOB, "unmute")
     for bad in ("mute tomorrow", "mute until 2020-01-01", "mute until 2099-02-30 x"):
         assert "Usage" in reflect(emulator, BOB, bad), bad
+
+
+SWEEP = """
+import sys
+from datetime import datetime
+from bot.jobs import run_reflections
+from bot.runtime import Runtime
+from bot.settings import Settings
+settings = Settings(slack_bot_token=sys.argv[1], slack_signing_secret="x",
+                    slack_api_url=sys.argv[2], database_url=sys.argv[3])
+runtime = Runtime(settings)
+print(len(run_reflections(runtime, datetime.fromisoformat(sys.argv[4]))))
+runtime.close()
+"""
+
+
+def test_two_app_processes_sweeping_the_same_run_send_one_prompt(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    reflect(emulator, ALICE, "schedule weekly tue 09:00 Europe/Dublin")
+    [schedule] = rows(engine, ReflectionSchedule)
+    when = (schedule.next_run_at + SECOND).isoformat()
+    args = [emulator.bot_token, emulator.api_url, settings.database_url, when]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", SWEEP, *args], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    sent = sorted(int(process.communicate(timeout=60)[0].strip()) for process in processes)
+    assert sent == [0, 1], f"exactly one process sends the run, got {sent}"
+    assert len(prompts_posted(emulator)) == 1 and len(rows(engine, ReflectionRun)) == 1
