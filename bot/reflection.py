@@ -171,6 +171,39 @@ def create_schedule(
     return schedule, upcoming
 
 
+def edit_schedule(
+    team_id: str,
+    actor_id: str,
+    schedule_id: int,
+    spec: ScheduleSpec,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> tuple[ReflectionSchedule, list[datetime]] | None:
+    """Replace a schedule's rhythm, place and set; its history (runs, answers) stays."""
+    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a team lead or community manager")
+    schedule = store.get_schedule(team_id, schedule_id, session=session)
+    if schedule is None:
+        return None
+    if spec.prompt_set != schedule.prompt_set:
+        schedule.prompts_sent = 0
+    schedule.frequency, schedule.day, schedule.time_of_day = (
+        spec.frequency,
+        spec.day,
+        spec.time_of_day,
+    )
+    schedule.timezone = spec.timezone or schedule.timezone
+    schedule.channel_id = spec.channel_id or schedule.channel_id
+    schedule.prompt_set, schedule.dm = spec.prompt_set, spec.dm
+    upcoming = next_runs(schedule, utcnow(), 3)
+    schedule.next_run_at = upcoming[0]
+    session.add(schedule)
+    session.commit()
+    return schedule, upcoming
+
+
 def list_schedules(team_id: str, *, session: Session) -> list[ReflectionSchedule]:
     return store.list_schedules(team_id, session=session)
 

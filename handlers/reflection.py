@@ -11,6 +11,7 @@ from bot import blocks, reflection
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from prompts.prompt_sets import load_prompt_sets
+from storage.models import ReflectionSchedule
 
 REFLECT_COMMAND = "/reflect"
 CHANGES = {"pause": "paused", "resume": "resumed", "delete": "deleted"}
@@ -34,20 +35,36 @@ async def _reflect(
     runtime = runtime_of(context)
     team_id, user_id = str(context.team_id), command["user_id"]
     managers = runtime.settings.managers
-    if action == "schedule":
+    if action == "schedule" or (action == "edit" and words and words[0].lstrip("#").isdigit()):
+        editing = int(words.pop(0).lstrip("#")) if action == "edit" else None
+        saved: tuple[ReflectionSchedule, list[datetime]] | None
         try:
             spec = reflection.parse_schedule(words)
         except reflection.ScheduleError as problem:
             return blocks.notice("reflect_bad_schedule", problem=str(problem))
-        schedule, upcoming = await runtime.call(
-            reflection.create_schedule,
-            token=context.bot_token,
-            team_id=team_id,
-            actor_id=user_id,
-            channel_id=command["channel_id"],
-            spec=spec,
-            managers=managers,
-        )
+        if editing is None:
+            saved = await runtime.call(
+                reflection.create_schedule,
+                token=context.bot_token,
+                team_id=team_id,
+                actor_id=user_id,
+                channel_id=command["channel_id"],
+                spec=spec,
+                managers=managers,
+            )
+        else:
+            saved = await runtime.call(
+                reflection.edit_schedule,
+                token=context.bot_token,
+                team_id=team_id,
+                actor_id=user_id,
+                schedule_id=editing,
+                spec=spec,
+                managers=managers,
+            )
+            if saved is None:
+                return blocks.notice("reflect_unknown", schedule_id=str(editing))
+        schedule, upcoming = saved
         runs = ", ".join(reflection.local(run, schedule) for run in upcoming)
         return blocks.notice(
             "reflect_scheduled", description=reflection.describe(schedule), next_runs=runs

@@ -311,3 +311,23 @@ def test_two_app_processes_sweeping_the_same_run_send_one_prompt(
     sent = sorted(int(process.communicate(timeout=60)[0].strip()) for process in processes)
     assert sent == [0, 1], f"exactly one process sends the run, got {sent}"
     assert len(prompts_posted(emulator)) == 1 and len(rows(engine, ReflectionRun)) == 1
+
+
+def test_edit_changes_a_schedule_and_keeps_its_history(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    reflect(emulator, ALICE, "schedule weekly fri 16:00 Europe/London")
+    [schedule] = rows(engine, ReflectionSchedule)
+    reflect(emulator, ALICE, f"now {schedule.id}")
+    edited = reflect(emulator, ALICE, f"edit {schedule.id} daily 09:15 set:learning-log")
+    assert "every weekday at 09:15 (Europe/London)" in edited and "*learning-log*" in edited
+    [after] = rows(engine, ReflectionSchedule)
+    assert (after.frequency, after.prompt_set, after.prompts_sent) == (
+        Frequency.DAILY,
+        "learning-log",
+        0,
+    )
+    assert len(rows(engine, ReflectionRun)) == 1, "past runs stay"
+    assert "Only a team lead" in reflect(emulator, BOB, f"edit {schedule.id} daily 10:00")
+    assert "no schedule #77" in reflect(emulator, ALICE, "edit 77 daily 10:00")
+    assert "say which day" in reflect(emulator, ALICE, f"edit {schedule.id} weekly 10:00")
