@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel
 from storage.export import iter_rows
 from storage.help_requests import iter_help_requests
 from storage.models import (
+    CustomPrompt,
     Expert,
     ExpertStatus,
     MemberRole,
@@ -29,6 +30,7 @@ PLAIN_RECORDS: dict[str, type[SQLModel]] = {
     "tag_alias": TagAlias,
     "tag_follow": TagFollow,
     "expert_status": ExpertStatus,
+    "custom_prompt": CustomPrompt,
     "reflection_schedule": ReflectionSchedule,
     "reflection_run": ReflectionRun,
     "reflection_response": ReflectionResponse,

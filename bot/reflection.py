@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,8 +21,8 @@ from sqlmodel import Session
 
 from bot import blocks
 from bot.replies import post, post_dm
-from bot.roles import NotAllowed, is_lead_or_manager
-from prompts.prompt_sets import load_prompt_sets
+from bot.roles import NotAllowed, is_lead_or_manager, is_manager
+from prompts.prompt_sets import PromptSet, load_prompt_sets
 from storage import reflection as store
 from storage.models import Frequency, ReflectionRun, ReflectionSchedule
 from storage.types import utcnow
@@ -34,6 +34,7 @@ DEFAULT_PROMPT_SET = "weekly-retro"
 DM_ANSWER_WINDOW = timedelta(days=7)
 MUTED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=ZoneInfo("UTC"))
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -84,9 +85,8 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
             spec["timezone"] = word
         else:
             raise ScheduleError(f"I don't understand {word!r}")
-    if spec["prompt_set"] not in load_prompt_sets():
-        names = ", ".join(sorted(load_prompt_sets()))
-        raise ScheduleError(f"there is no prompt set {spec['prompt_set']!r}; try one of {names}")
+    if not SET_NAME.match(str(spec["prompt_set"])):
+        raise ScheduleError("a set's name is lower-case words joined by '-', e.g. set:weekly-retro")
     if spec["timezone"] is not None:
         _zone(spec["timezone"])
     return ScheduleSpec(
@@ -98,6 +98,45 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         prompt_set=str(spec["prompt_set"]),
         dm=dm,
     )
+
+
+def prompt_sets(team_id: str, *, session: Session) -> dict[str, PromptSet]:
+    """The built-in sets with the workspace's added prompts, and the workspace's own sets."""
+    sets = dict(load_prompt_sets())
+    for name, added in store.custom_prompts(team_id, session=session).items():
+        base = sets.get(name)
+        if base is None:
+            sets[name] = PromptSet(name, name.replace("-", " ").capitalize(), "", tuple(added))
+        else:
+            sets[name] = replace(base, prompts=base.prompts + tuple(added))
+    return sets
+
+
+def _require_set(team_id: str, name: str, *, session: Session) -> None:
+    sets = prompt_sets(team_id, session=session)
+    if name not in sets:
+        names = ", ".join(sorted(sets))
+        raise ScheduleError(f"there is no prompt set {name!r}; try one of {names}")
+
+
+def add_prompt(
+    team_id: str,
+    actor_id: str,
+    set_name: str,
+    text: str,
+    *,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> int:
+    """Managers add a prompt to a set (a new one, or a built-in); returns the set's size."""
+    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a community manager")
+    if not SET_NAME.match(set_name):
+        raise ScheduleError("a set's name is lower-case words joined by '-', e.g. onboarding")
+    store.add_custom_prompt(team_id, set_name, text, actor_id, session=session)
+    session.commit()
+    return len(prompt_sets(team_id, session=session)[set_name].prompts)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -152,6 +191,7 @@ def create_schedule(
     """Leads and managers create schedules; the zone defaults to the lead's own."""
     if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
         raise NotAllowed("a team lead or community manager")
+    _require_set(team_id, spec.prompt_set, session=session)
     timezone = spec.timezone or client.users_info(user=actor_id)["user"].get("tz") or "UTC"
     schedule = ReflectionSchedule(
         team_id=team_id,
@@ -187,6 +227,7 @@ def edit_schedule(
     schedule = store.get_schedule(team_id, schedule_id, session=session)
     if schedule is None:
         return None
+    _require_set(team_id, spec.prompt_set, session=session)
     if spec.prompt_set != schedule.prompt_set:
         schedule.prompts_sent = 0
     schedule.frequency, schedule.day, schedule.time_of_day = (
@@ -275,7 +316,7 @@ def _run(
     schedule: ReflectionSchedule, run_at: datetime, *, session: Session, client: WebClient
 ) -> ReflectionRun | None:
     """Record the run under its unique key, then post it; None when it was already sent."""
-    prompt_set = load_prompt_sets()[schedule.prompt_set]
+    prompt_set = prompt_sets(schedule.team_id, session=session)[schedule.prompt_set]
     prompt = prompt_set.prompts[schedule.prompts_sent % len(prompt_set.prompts)]
     run = store.claim_run(schedule, run_at, prompt, session=session)
     if run is None:

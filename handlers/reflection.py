@@ -10,7 +10,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from bot import blocks, reflection
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
-from prompts.prompt_sets import load_prompt_sets
 from storage.models import ReflectionSchedule
 
 REFLECT_COMMAND = "/reflect"
@@ -26,6 +25,8 @@ async def handle_reflect_command(
         reply = await _reflect(action, words[1:], command, context)
     except NotAllowed as refused:
         reply = blocks.notice("expert_not_allowed", needed=refused.needed)
+    except reflection.ScheduleError as problem:
+        reply = blocks.notice("reflect_bad_schedule", problem=str(problem))
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
 
 
@@ -69,6 +70,8 @@ async def _reflect(
         return blocks.notice(
             "reflect_scheduled", description=reflection.describe(schedule), next_runs=runs
         )
+    if action == "prompts":
+        return await _prompts(words, team_id, user_id, context)
     if action in ("mute", "unmute"):
         return await _mute(action, words, team_id, user_id, context)
     if action == "list":
@@ -106,7 +109,31 @@ async def _reflect(
         return (
             reply if found_one else blocks.notice("reflect_unknown", schedule_id=str(schedule_id))
         )
-    return blocks.notice("reflect_usage", sets=", ".join(f"`{n}`" for n in load_prompt_sets()))
+    return blocks.notice("reflect_usage")
+
+
+async def _prompts(
+    words: list[str], team_id: str, user_id: str, context: AsyncBoltContext
+) -> list[blocks.Block]:
+    """`/reflect prompts` lists the sets; `/reflect prompts add <set> <text>` (managers)."""
+    runtime = runtime_of(context)
+    if not words:
+        sets = await runtime.call(reflection.prompt_sets, team_id=team_id)
+        lines = [f"`{s.name}`: {s.title} ({len(s.prompts)} prompts)" for s in sets.values()]
+        return blocks.notice("reflect_sets", sets="\n".join(lines))
+    if len(words) < 3 or words[0].lower() != "add":
+        return blocks.notice("reflect_prompts_usage")
+    set_name, text = words[1].lower(), " ".join(words[2:])
+    size = await runtime.call(
+        reflection.add_prompt,
+        token=context.bot_token,
+        team_id=team_id,
+        actor_id=user_id,
+        set_name=set_name,
+        text=text,
+        managers=runtime.settings.managers,
+    )
+    return blocks.notice("reflect_prompt_added", set_name=set_name, size=str(size))
 
 
 async def _mute(

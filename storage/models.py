@@ -350,6 +350,20 @@ class ReflectionMute(SQLModel, table=True):
     until: datetime = Field(sa_type=UTCDateTime)
 
 
+class CustomPrompt(SQLModel, table=True):
+    """A prompt a manager added to a set: a new set of the workspace's, or a built-in one."""
+
+    __tablename__ = "custom_prompt"
+    __table_args__ = (UniqueConstraint("team_id", "set_name", "text", name="uq_custom_prompt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    set_name: str = Field(max_length=40)
+    text: str = Field(max_length=1000)
+    added_by: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class ReflectionResponse(SQLModel, table=True):
     """A member's answer to a prompt, from the prompt's thread."""
 

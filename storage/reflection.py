@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import (
+    CustomPrompt,
     ReflectionDelivery,
     ReflectionMute,
     ReflectionResponse,
@@ -192,3 +193,29 @@ def clear_mute(team_id: str, user_id: str, *, session: Session) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
+
+
+def add_custom_prompt(
+    team_id: str, set_name: str, text: str, added_by: str, *, session: Session
+) -> bool:
+    """False when the set already has that prompt."""
+    try:
+        with session.begin_nested():
+            session.add(
+                CustomPrompt(team_id=team_id, set_name=set_name, text=text, added_by=added_by)
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def custom_prompts(team_id: str, *, session: Session) -> dict[str, list[str]]:
+    """The workspace's added prompts by set, oldest first."""
+    prompts: dict[str, list[str]] = {}
+    rows = session.exec(
+        select(CustomPrompt).where(CustomPrompt.team_id == team_id).order_by(col(CustomPrompt.id))
+    )
+    for row in rows:
+        prompts.setdefault(row.set_name, []).append(row.text)
+    return prompts

@@ -331,3 +331,24 @@ def test_edit_changes_a_schedule_and_keeps_its_history(
     assert "Only a team lead" in reflect(emulator, BOB, f"edit {schedule.id} daily 10:00")
     assert "no schedule #77" in reflect(emulator, ALICE, "edit 77 daily 10:00")
     assert "say which day" in reflect(emulator, ALICE, f"edit {schedule.id} weekly 10:00")
+
+
+def test_managers_add_prompts_to_new_or_built_in_sets(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    assert "Only a community manager" in reflect(emulator, BOB, "prompts add ours What went well?")
+    added = reflect(emulator, ALICE, "prompts add ours What did you teach someone this week?")
+    assert "Added to `ours`, which now has 1 prompts" in added
+    reflect(emulator, ALICE, "prompts add weekly-retro Which meeting could have been a message?")
+    listing = reflect(emulator, BOB, "prompts")
+    assert (
+        "`ours`: Ours (1 prompts)" in listing
+        and "`weekly-retro`: Weekly retro (11 prompts)" in listing
+    )
+    assert "no prompt set 'theirs'" in reflect(emulator, ALICE, "schedule daily 09:00 set:theirs")
+    reflect(emulator, ALICE, "schedule daily 09:00 Etc/UTC set:ours")
+    [schedule] = rows(engine, ReflectionSchedule)
+    reflect(emulator, ALICE, f"now {schedule.id}")
+    [post] = prompts_posted(emulator)
+    assert "What did you teach someone this week?" in post.params["text"]
+    assert "Usage" in reflect(emulator, ALICE, "prompts remove ours x")

@@ -111,8 +111,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_reflection_response"),
     )
 
+    op.create_table(
+        "custom_prompt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("set_name", sa.String(length=40), nullable=False),
+        sa.Column("text", sa.String(length=1000), nullable=False),
+        sa.Column("added_by", sa.String(length=32), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("team_id", "set_name", "text", name="uq_custom_prompt"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("custom_prompt")
     op.drop_table("reflection_response")
     op.drop_index("ix_reflection_delivery_dm", table_name="reflection_delivery")
 
