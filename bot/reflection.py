@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -52,6 +53,7 @@ class ScheduleSpec:
     channel_id: str | None
     prompt_set: str
     dm: bool = False
+    skip_holidays: str | None = None
 
 
 def parse_schedule(words: list[str]) -> ScheduleSpec:
@@ -74,9 +76,13 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
     hours, minutes = rest.pop(0).split(":")
     spec = {"timezone": None, "channel_id": None, "prompt_set": DEFAULT_PROMPT_SET}
     dm = False
+    skip_holidays: str | None = None
     for word in rest:
         if word.lower() == "dm":
             dm = True
+        elif word.lower().startswith("skip-holidays:"):
+            skip_holidays = word.split(":", 1)[1].upper()
+            _holidays(skip_holidays)
         elif (channel := _CHANNEL.match(word)) is not None:
             spec["channel_id"] = channel[1]
         elif word.lower().startswith("set:"):
@@ -97,6 +103,7 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         channel_id=spec["channel_id"],
         prompt_set=str(spec["prompt_set"]),
         dm=dm,
+        skip_holidays=skip_holidays,
     )
 
 
@@ -139,6 +146,17 @@ def add_prompt(
     return len(prompt_sets(team_id, session=session)[set_name].prompts)
 
 
+def _holidays(region: str) -> holidays.HolidayBase:
+    """A country's public holidays ("DE"), or a subdivision's ("US-CA")."""
+    country, _, subdivision = region.partition("-")
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError:
+        raise ScheduleError(
+            f"I don't know the holidays of {region!r}; use a country code such as DE or US-CA"
+        ) from None
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -160,6 +178,7 @@ def next_runs(schedule: ReflectionSchedule, after: datetime, count: int) -> list
     else:
         fields["day_of_week"] = WEEKDAYS[schedule.day or 0]
     trigger = CronTrigger(**fields)
+    days_off = _holidays(schedule.skip_holidays) if schedule.skip_holidays else {}
     runs: list[datetime] = []
     cursor = after
     while len(runs) < count:
@@ -169,6 +188,8 @@ def next_runs(schedule: ReflectionSchedule, after: datetime, count: int) -> list
             schedule.frequency is Frequency.BIWEEKLY
             and _week(fire) % 2 != _week(schedule.anchor) % 2
         ):
+            continue
+        if fire.date() in days_off:  # the local date: `fire` is in the schedule's zone
             continue
         runs.append(fire.astimezone(ZoneInfo("UTC")))
     return runs
@@ -203,6 +224,7 @@ def create_schedule(
         timezone=timezone,
         prompt_set=spec.prompt_set,
         dm=spec.dm,
+        skip_holidays=spec.skip_holidays,
     )
     upcoming = next_runs(schedule, utcnow(), 3)
     schedule.next_run_at = upcoming[0]
@@ -238,6 +260,7 @@ def edit_schedule(
     schedule.timezone = spec.timezone or schedule.timezone
     schedule.channel_id = spec.channel_id or schedule.channel_id
     schedule.prompt_set, schedule.dm = spec.prompt_set, spec.dm
+    schedule.skip_holidays = spec.skip_holidays
     upcoming = next_runs(schedule, utcnow(), 3)
     schedule.next_run_at = upcoming[0]
     session.add(schedule)
@@ -443,7 +466,8 @@ def describe(schedule: ReflectionSchedule) -> str:
         if schedule.dm
         else f"in <#{schedule.channel_id}>"
     )
-    return f"#{schedule.id}: *{schedule.prompt_set}* {where}, {when}"
+    rest = f", not on public holidays in {schedule.skip_holidays}" if schedule.skip_holidays else ""
+    return f"#{schedule.id}: *{schedule.prompt_set}* {where}, {when}{rest}"
 
 
 def local(moment: datetime, schedule: ReflectionSchedule) -> str:

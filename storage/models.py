@@ -284,6 +284,9 @@ class ReflectionSchedule(SQLModel, table=True):
     prompt_set: str = Field(max_length=40)
     # Delivered by DM to each member of the channel instead of posted in it.
     dm: bool = Field(default=False)
+    # Runs falling on a public holiday of this country (or country-subdivision, "US-CA") are
+    # skipped.
+    skip_holidays: str | None = Field(default=None, max_length=16)
     # Prompts of the set already sent in this rotation, so none repeats until all were asked.
     prompts_sent: int = Field(default=0)
     paused: bool = Field(default=False)

@@ -352,3 +352,29 @@ def test_managers_add_prompts_to_new_or_built_in_sets(
     [post] = prompts_posted(emulator)
     assert "What did you teach someone this week?" in post.params["text"]
     assert "Usage" in reflect(emulator, ALICE, "prompts remove ours x")
+
+
+def test_public_holidays_can_be_skipped() -> None:
+    schedule = ReflectionSchedule(
+        team_id="T",
+        channel_id="C",
+        created_by="U",
+        frequency=Frequency.DAILY,
+        time_of_day="09:00",
+        timezone="Europe/Berlin",
+        prompt_set="weekly-retro",
+        skip_holidays="DE",
+    )
+    runs = next_runs(schedule, datetime(2026, 12, 23, tzinfo=UTC), 3)
+    days = [run.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat() for run in runs]
+    assert days == ["2026-12-23", "2026-12-24", "2026-12-28"], "25 and 26 December are holidays"
+
+
+def test_skip_holidays_is_described_and_checked(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    answer = reflect(emulator, ALICE, "schedule daily 09:00 Europe/Berlin skip-holidays:de")
+    assert "not on public holidays in DE" in answer
+    assert "don't know the holidays of 'ZZ'" in reflect(
+        emulator, ALICE, "schedule daily 09:00 skip-holidays:zz"
+    )

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("prompt_set", sa.String(length=40), nullable=False),
         sa.Column("dm", sa.Boolean(), nullable=False),
+        sa.Column("skip_holidays", sa.String(length=16), nullable=True),
         sa.Column("prompts_sent", sa.Integer(), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("anchor", UTCDateTime(), nullable=False),
