@@ -55,11 +55,17 @@ def run_reflections(runtime: Runtime, now: datetime) -> list[int]:
     )
 
 
+def run_reminders(runtime: Runtime, now: datetime) -> list[int]:
+    """Remind those who have not answered a DM prompt; once per run, anywhere."""
+    return runtime.call_sync(reflection.remind_due, token=runtime.settings.slack_bot_token, now=now)
+
+
 def run_due_work(runtime: Runtime) -> None:
     now = utcnow()
     run_held_routing(runtime, now)
     run_escalations(runtime, now)
     run_reflections(runtime, now)
+    run_reminders(runtime, now)
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:

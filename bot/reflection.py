@@ -34,6 +34,7 @@ DEFAULT_PROMPT_SET = "weekly-retro"
 # A DM message counts as an answer to the prompt delivered in that DM within this time.
 DM_ANSWER_WINDOW = timedelta(days=7)
 MUTED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=ZoneInfo("UTC"))
+MAX_REMINDER_MINUTES = 7 * 24 * 60
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -54,6 +55,7 @@ class ScheduleSpec:
     prompt_set: str
     dm: bool = False
     skip_holidays: str | None = None
+    remind_after_minutes: int | None = None
 
 
 def parse_schedule(words: list[str]) -> ScheduleSpec:
@@ -77,9 +79,15 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
     spec = {"timezone": None, "channel_id": None, "prompt_set": DEFAULT_PROMPT_SET}
     dm = False
     skip_holidays: str | None = None
+    remind: int | None = None
     for word in rest:
         if word.lower() == "dm":
             dm = True
+        elif word.lower().startswith("remind:"):
+            delay = word.split(":", 1)[1].lower().removesuffix("m")
+            if not delay.isdigit() or not 1 <= int(delay) <= MAX_REMINDER_MINUTES:
+                raise ScheduleError("give reminders in minutes, e.g. remind:120")
+            remind = int(delay)
         elif word.lower().startswith("skip-holidays:"):
             skip_holidays = word.split(":", 1)[1].upper()
             _holidays(skip_holidays)
@@ -95,6 +103,8 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         raise ScheduleError("a set's name is lower-case words joined by '-', e.g. set:weekly-retro")
     if spec["timezone"] is not None:
         _zone(spec["timezone"])
+    if remind is not None and not dm:
+        raise ScheduleError("reminders go by DM: add `dm` to remind those who have not answered")
     return ScheduleSpec(
         frequency=frequency,
         day=day,
@@ -104,6 +114,7 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         prompt_set=str(spec["prompt_set"]),
         dm=dm,
         skip_holidays=skip_holidays,
+        remind_after_minutes=remind,
     )
 
 
@@ -225,6 +236,7 @@ def create_schedule(
         prompt_set=spec.prompt_set,
         dm=spec.dm,
         skip_holidays=spec.skip_holidays,
+        remind_after_minutes=spec.remind_after_minutes,
     )
     upcoming = next_runs(schedule, utcnow(), 3)
     schedule.next_run_at = upcoming[0]
@@ -261,6 +273,7 @@ def edit_schedule(
     schedule.channel_id = spec.channel_id or schedule.channel_id
     schedule.prompt_set, schedule.dm = spec.prompt_set, spec.dm
     schedule.skip_holidays = spec.skip_holidays
+    schedule.remind_after_minutes = spec.remind_after_minutes
     upcoming = next_runs(schedule, utcnow(), 3)
     schedule.next_run_at = upcoming[0]
     session.add(schedule)
@@ -405,6 +418,29 @@ def channel_members(client: WebClient, channel_id: str) -> list[str]:
             return members
 
 
+def remind_due(now: datetime, *, session: Session, client: WebClient) -> list[int]:
+    """One reminder per run to each member who has not answered a DM prompt in time."""
+    muted: dict[str, set[str]] = {}
+    reminded = []
+    for delivery in store.deliveries_to_remind(now, session=session):
+        assert delivery.id is not None and delivery.message_ts is not None
+        if delivery.team_id not in muted:
+            muted[delivery.team_id] = store.muted_users(delivery.team_id, now, session=session)
+        if delivery.user_id in muted[delivery.team_id]:
+            continue
+        if not store.claim_reminder(delivery.id, now, session=session):
+            continue
+        session.commit()
+        post(
+            client,
+            delivery.dm_channel_id,
+            blocks.notice("reflection_reminder"),
+            thread_ts=delivery.message_ts,
+        )
+        reminded.append(delivery.id)
+    return reminded
+
+
 def record_dm_response(
     team_id: str, dm_channel_id: str, ts: str, user_id: str, text: str, *, session: Session
 ) -> bool:
@@ -467,6 +503,8 @@ def describe(schedule: ReflectionSchedule) -> str:
         else f"in <#{schedule.channel_id}>"
     )
     rest = f", not on public holidays in {schedule.skip_holidays}" if schedule.skip_holidays else ""
+    if schedule.remind_after_minutes:
+        rest += f", reminding after {schedule.remind_after_minutes} minutes"
     return f"#{schedule.id}: *{schedule.prompt_set}* {where}, {when}{rest}"
 
 

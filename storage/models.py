@@ -287,6 +287,9 @@ class ReflectionSchedule(SQLModel, table=True):
     # Runs falling on a public holiday of this country (or country-subdivision, "US-CA") are
     # skipped.
     skip_holidays: str | None = Field(default=None, max_length=16)
+    # DM schedules: remind those who have not answered this many minutes after the prompt
+    # (once per run); None means no reminders, the default.
+    remind_after_minutes: int | None = None
     # Prompts of the set already sent in this rotation, so none repeats until all were asked.
     prompts_sent: int = Field(default=0)
     paused: bool = Field(default=False)
@@ -339,6 +342,7 @@ class ReflectionDelivery(SQLModel, table=True):
     dm_channel_id: str = Field(max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ReflectionMute(SQLModel, table=True):

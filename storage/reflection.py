@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -219,3 +220,39 @@ def custom_prompts(team_id: str, *, session: Session) -> dict[str, list[str]]:
     for row in rows:
         prompts.setdefault(row.set_name, []).append(row.text)
     return prompts
+
+
+def deliveries_to_remind(now: datetime, *, session: Session) -> list[ReflectionDelivery]:
+    """DM deliveries whose schedule reminds, past the delay, not reminded, not answered."""
+    answered = select(ReflectionResponse.id).where(
+        ReflectionResponse.run_id == ReflectionDelivery.run_id,
+        ReflectionResponse.user_id == ReflectionDelivery.user_id,
+    )
+    rows = session.exec(
+        select(ReflectionDelivery, ReflectionSchedule.remind_after_minutes)
+        .join(ReflectionRun, col(ReflectionRun.id) == col(ReflectionDelivery.run_id))
+        .join(ReflectionSchedule, col(ReflectionSchedule.id) == col(ReflectionRun.schedule_id))
+        .where(
+            col(ReflectionSchedule.remind_after_minutes).is_not(None),
+            col(ReflectionDelivery.reminded_at).is_(None),
+            col(ReflectionDelivery.message_ts).is_not(None),
+            ~answered.exists(),
+        )
+    )
+    return [
+        delivery
+        for delivery, minutes in rows
+        if minutes is not None and delivery.sent_at + timedelta(minutes=minutes) <= now
+    ]
+
+
+def claim_reminder(delivery_id: int, now: datetime, *, session: Session) -> bool:
+    """Mark a delivery reminded; False when another sweep already did."""
+    result = session.execute(
+        update(ReflectionDelivery)
+        .where(
+            col(ReflectionDelivery.id) == delivery_id, col(ReflectionDelivery.reminded_at).is_(None)
+        )
+        .values(reminded_at=now)
+    )
+    return getattr(result, "rowcount", 0) == 1

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.emulator import ALICE, BOB, CAROL, GENERAL, SlackEmulator
-from bot.jobs import run_reflections
+from bot.jobs import run_reflections, run_reminders
 from bot.reflection import next_runs
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer
@@ -286,7 +286,7 @@ def test_mute_until_a_date_and_unmute(
 SWEEP = """
 import sys
 from datetime import datetime
-from bot.jobs import run_reflections
+from bot.jobs import run_reflections, run_reminders
 from bot.runtime import Runtime
 from bot.settings import Settings
 settings = Settings(slack_bot_token=sys.argv[1], slack_signing_secret="x",
@@ -378,3 +378,32 @@ def test_skip_holidays_is_described_and_checked(
     assert "don't know the holidays of 'ZZ'" in reflect(
         emulator, ALICE, "schedule daily 09:00 skip-holidays:zz"
     )
+
+
+def test_dm_reminders_go_once_to_those_who_have_not_answered(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    assert "reminders go by DM" in reflect(emulator, ALICE, "schedule daily 09:00 remind:60")
+    answer = reflect(emulator, ALICE, "schedule daily 09:00 Etc/UTC <#C0ENG|eng> dm remind:60")
+    assert "reminding after 60 minutes" in answer
+    [schedule] = rows(engine, ReflectionSchedule)
+    runtime = Runtime(settings)
+    try:
+        run_reflections(runtime, schedule.next_run_at + SECOND)
+        bob_dm = emulator.open_im(BOB).id
+        emulator.post_message(BOB, bob_dm, "learned a lot today")
+        now = datetime.now(UTC)
+        assert run_reminders(runtime, now + timedelta(minutes=30)) == [], "not before the delay"
+        later = now + timedelta(minutes=61)
+        assert len(run_reminders(runtime, later)) == 2, "alice and carol; bob answered"
+        assert run_reminders(runtime, later + timedelta(hours=5)) == [], "once per run"
+    finally:
+        runtime.close()
+    reminders = [
+        c for c in emulator.calls_to("chat.postMessage") if "gentle reminder" in c.params["text"]
+    ]
+    assert {c.params["channel"] for c in reminders} == {
+        emulator.open_im(ALICE).id,
+        emulator.open_im(CAROL).id,
+    }
+    assert all(c.params.get("thread_ts") for c in reminders)
