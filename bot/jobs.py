@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import help_requests, reflection
+from bot.leader import LeaderLease
 from bot.runtime import Runtime
 from storage.types import utcnow
 
@@ -60,7 +61,10 @@ def run_reminders(runtime: Runtime, now: datetime) -> list[int]:
     return runtime.call_sync(reflection.remind_due, token=runtime.settings.slack_bot_token, now=now)
 
 
-def run_due_work(runtime: Runtime) -> None:
+def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
+    """The sweep: only the replica holding the lease does it."""
+    if not lease.is_leader():
+        return
     now = utcnow()
     run_held_routing(runtime, now)
     run_escalations(runtime, now)
@@ -74,15 +78,17 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
+    lease = LeaderLease(runtime.engine)
     scheduler.add_job(
         run_due_work,
         "interval",
-        args=[runtime],
+        args=[runtime, lease],
         seconds=CHECK_SECONDS,
         id=DUE_WORK_JOB_ID,
         replace_existing=True,
     )
     scheduler.start()
     runtime.before_close(scheduler.shutdown)
+    runtime.before_close(lease.release)
     logger.info("scheduler started: due work checked every %ss", CHECK_SECONDS)
     return scheduler
