@@ -245,6 +245,20 @@ def create_schedule(
     return schedule, upcoming
 
 
+def _leads_schedule(
+    team_id: str,
+    actor_id: str,
+    schedule_id: int,
+    session: Session,
+    client: WebClient,
+    managers: frozenset[str],
+) -> ReflectionSchedule | None:
+    """A schedule a lead or manager is changing; None when it is not this workspace's."""
+    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
+        raise NotAllowed("a team lead or community manager")
+    return store.get_schedule(team_id, schedule_id, session=session)
+
+
 def edit_schedule(
     team_id: str,
     actor_id: str,
@@ -256,9 +270,7 @@ def edit_schedule(
     managers: frozenset[str],
 ) -> tuple[ReflectionSchedule, list[datetime]] | None:
     """Replace a schedule's rhythm, place and set; its history (runs, answers) stays."""
-    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a team lead or community manager")
-    schedule = store.get_schedule(team_id, schedule_id, session=session)
+    schedule = _leads_schedule(team_id, actor_id, schedule_id, session, client, managers)
     if schedule is None:
         return None
     _require_set(team_id, spec.prompt_set, session=session)
@@ -296,9 +308,7 @@ def change_schedule(
     managers: frozenset[str],
 ) -> ReflectionSchedule | None:
     """pause, resume or delete; None when the schedule is not this workspace's."""
-    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a team lead or community manager")
-    schedule = store.get_schedule(team_id, schedule_id, session=session)
+    schedule = _leads_schedule(team_id, actor_id, schedule_id, session, client, managers)
     if schedule is None:
         return None
     if action == "delete":
@@ -322,9 +332,7 @@ def send_now(
     managers: frozenset[str],
 ) -> ReflectionRun | None:
     """`/reflect now <id>`: one prompt immediately, outside the schedule's rhythm."""
-    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a team lead or community manager")
-    schedule = store.get_schedule(team_id, schedule_id, session=session)
+    schedule = _leads_schedule(team_id, actor_id, schedule_id, session, client, managers)
     if schedule is None:
         return None
     return _run(schedule, utcnow(), session=session, client=client)
