@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -35,6 +35,7 @@ DEFAULT_PROMPT_SET = "weekly-retro"
 DM_ANSWER_WINDOW = timedelta(days=7)
 MUTED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=ZoneInfo("UTC"))
 MAX_REMINDER_MINUTES = 7 * 24 * 60
+_TICK = timedelta(seconds=1)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -56,6 +57,7 @@ class ScheduleSpec:
     dm: bool = False
     skip_holidays: str | None = None
     remind_after_minutes: int | None = None
+    local: bool = False
 
 
 def parse_schedule(words: list[str]) -> ScheduleSpec:
@@ -80,9 +82,12 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
     dm = False
     skip_holidays: str | None = None
     remind: int | None = None
+    local = False
     for word in rest:
         if word.lower() == "dm":
             dm = True
+        elif word.lower() == "local":
+            local = True
         elif word.lower().startswith("remind:"):
             delay = word.split(":", 1)[1].lower().removesuffix("m")
             if not delay.isdigit() or not 1 <= int(delay) <= MAX_REMINDER_MINUTES:
@@ -105,6 +110,8 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         _zone(spec["timezone"])
     if remind is not None and not dm:
         raise ScheduleError("reminders go by DM: add `dm` to remind those who have not answered")
+    if local and not dm:
+        raise ScheduleError("`local` times are for DMs: add `dm` too")
     return ScheduleSpec(
         frequency=frequency,
         day=day,
@@ -115,6 +122,7 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         dm=dm,
         skip_holidays=skip_holidays,
         remind_after_minutes=remind,
+        local=local,
     )
 
 
@@ -177,10 +185,15 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def next_runs(schedule: ReflectionSchedule, after: datetime, count: int) -> list[datetime]:
-    """The next `count` run times after `after`, in UTC; the wall clock holds across DST."""
+def next_runs(
+    schedule: ReflectionSchedule, after: datetime, count: int, *, zone_name: str | None = None
+) -> list[datetime]:
+    """The next `count` run times after `after`, in UTC; the wall clock holds across DST.
+
+    `zone_name` reads the schedule's wall-clock time in another zone (a member's, for `local`).
+    """
     hour, minute = (int(part) for part in schedule.time_of_day.split(":"))
-    zone = _zone(schedule.timezone)
+    zone = _zone(zone_name or schedule.timezone)
     fields: dict[str, object] = {"hour": hour, "minute": minute, "timezone": zone}
     if schedule.frequency is Frequency.DAILY:
         fields["day_of_week"] = "mon-fri"
@@ -204,6 +217,31 @@ def next_runs(schedule: ReflectionSchedule, after: datetime, count: int) -> list
             continue
         runs.append(fire.astimezone(ZoneInfo("UTC")))
     return runs
+
+
+def next_run(schedule: ReflectionSchedule, after: datetime) -> datetime:
+    """The schedule's next run: for `local`, the earliest of its members' zones."""
+    return min(next_runs(schedule, after, 1, zone_name=zone) for zone in _zones(schedule))[0]
+
+
+def _zones(schedule: ReflectionSchedule) -> list[str]:
+    known = (schedule.local_zones or "").split(",") if schedule.local else []
+    return sorted({schedule.timezone, *filter(None, known)})
+
+
+def occurrence_index(schedule: ReflectionSchedule, day: date) -> int:
+    """How many of the schedule's occurrences come before `day` (counted from its anchor), so
+    members in every zone get the same prompt on the same local date."""
+    start = schedule.anchor.astimezone(_zone(schedule.timezone)).date()
+    days = (day - start).days
+    if schedule.frequency is Frequency.DAILY:
+        weeks, rest = divmod(days, 7)
+        return weeks * 5 + sum((start.weekday() + i) % 7 < 5 for i in range(rest))
+    if schedule.frequency is Frequency.WEEKLY:
+        return days // 7
+    if schedule.frequency is Frequency.BIWEEKLY:
+        return days // 14
+    return (day.year - start.year) * 12 + day.month - start.month
 
 
 def _week(moment: datetime) -> int:
@@ -237,9 +275,12 @@ def create_schedule(
         dm=spec.dm,
         skip_holidays=spec.skip_holidays,
         remind_after_minutes=spec.remind_after_minutes,
+        local=spec.local,
     )
     upcoming = next_runs(schedule, utcnow(), 3)
-    schedule.next_run_at = upcoming[0]
+    if schedule.local:
+        schedule.local_zones = _member_zones(client, schedule.channel_id)
+    schedule.next_run_at = next_run(schedule, utcnow())
     store.add_schedule(schedule, session=session)
     session.commit()
     return schedule, upcoming
@@ -286,8 +327,10 @@ def edit_schedule(
     schedule.prompt_set, schedule.dm = spec.prompt_set, spec.dm
     schedule.skip_holidays = spec.skip_holidays
     schedule.remind_after_minutes = spec.remind_after_minutes
+    schedule.local = spec.local
+    schedule.local_zones = _member_zones(client, schedule.channel_id) if spec.local else None
     upcoming = next_runs(schedule, utcnow(), 3)
-    schedule.next_run_at = upcoming[0]
+    schedule.next_run_at = next_run(schedule, utcnow())
     session.add(schedule)
     session.commit()
     return schedule, upcoming
@@ -316,7 +359,7 @@ def change_schedule(
     else:
         schedule.paused = action == "pause"
         if not schedule.paused:
-            schedule.next_run_at = next_runs(schedule, utcnow(), 1)[0]
+            schedule.next_run_at = next_run(schedule, utcnow())
         session.add(schedule)
     session.commit()
     return schedule
@@ -344,24 +387,46 @@ def fire_due(now: datetime, grace: timedelta, *, session: Session, client: WebCl
     for schedule in store.due_schedules(now, session=session):
         assert schedule.id is not None and schedule.next_run_at is not None
         run_at = schedule.next_run_at
-        schedule.next_run_at = next_runs(schedule, max(now, run_at), 1)[0]
+        # For `local`, the run is for the members whose own clock shows the time now.
+        zones = (
+            {
+                z
+                for z in _zones(schedule)
+                if next_runs(schedule, run_at - _TICK, 1, zone_name=z)[0] == run_at
+            }
+            if schedule.local
+            else None
+        )
+        schedule.next_run_at = next_run(schedule, max(now, run_at))
         session.add(schedule)
         if now - run_at > grace:
             session.commit()
             logger.warning("reflection schedule %s missed its %s run; skipped", schedule.id, run_at)
             continue
-        run = _run(schedule, run_at, session=session, client=client)
+        run = _run(schedule, run_at, session=session, client=client, zones=zones)
         if run is not None:
             sent.append(schedule.id)
     return sent
 
 
 def _run(
-    schedule: ReflectionSchedule, run_at: datetime, *, session: Session, client: WebClient
+    schedule: ReflectionSchedule,
+    run_at: datetime,
+    *,
+    session: Session,
+    client: WebClient,
+    zones: set[str] | None = None,
 ) -> ReflectionRun | None:
-    """Record the run under its unique key, then post it; None when it was already sent."""
+    """Record the run under its unique key, then post it; None when it was already sent.
+
+    With `zones` (a `local` schedule's run), only members in those zones get it, and the prompt
+    is chosen by the local date, so every zone gets the same prompt that day.
+    """
     prompt_set = prompt_sets(schedule.team_id, session=session)[schedule.prompt_set]
-    prompt = prompt_set.prompts[schedule.prompts_sent % len(prompt_set.prompts)]
+    index = schedule.prompts_sent
+    if zones:
+        index = occurrence_index(schedule, run_at.astimezone(_zone(min(zones))).date())
+    prompt = prompt_set.prompts[index % len(prompt_set.prompts)]
     run = store.claim_run(schedule, run_at, prompt, session=session)
     if run is None:
         session.rollback()
@@ -371,7 +436,15 @@ def _run(
     session.commit()
     message = blocks.reflection_prompt(prompt, prompt_set.title)
     if schedule.dm:
-        _deliver_by_dm(run, schedule.channel_id, message, session=session, client=client)
+        seen = _deliver_by_dm(
+            run, schedule.channel_id, message, zones, session=session, client=client
+        )
+        if schedule.local and seen != schedule.local_zones:
+            # Members joined, left or moved: the next run follows today's zones.
+            schedule.local_zones = seen
+            schedule.next_run_at = next_run(schedule, run_at)
+            session.add(schedule)
+            session.commit()
         return run
     try:
         ts = post(client, schedule.channel_id, message)
@@ -392,18 +465,23 @@ def _deliver_by_dm(
     run: ReflectionRun,
     channel_id: str,
     message: list[blocks.Block],
+    zones: set[str] | None,
     *,
     session: Session,
     client: WebClient,
-) -> None:
-    """The prompt to each member of the channel by DM: not bots, not the deactivated, not the
-    muted; each member once per run, whatever retries happen."""
+) -> str:
+    """The prompt to each member of the channel by DM (only those in `zones`, if given): not
+    bots, not the deactivated, not the muted; each member once per run, whatever retries
+    happen. Returns the members' zones, comma-separated."""
     muted = store.muted_users(run.team_id, utcnow(), session=session)
+    seen: set[str] = set()
     for user_id in channel_members(client, channel_id):
-        if user_id in muted:
-            continue
         user = client.users_info(user=user_id)["user"]
         if user.get("is_bot") or user.get("deleted"):
+            continue
+        zone = str(user.get("tz") or "UTC")
+        seen.add(zone)
+        if user_id in muted or (zones is not None and zone not in zones):
             continue
         delivery = store.claim_delivery(run, user_id, session=session)
         if delivery is None:
@@ -412,6 +490,17 @@ def _deliver_by_dm(
         dm, ts = post_dm(client, user_id, message)
         store.set_delivery_message(delivery, dm, ts, session=session)
         session.commit()
+    return ",".join(sorted(seen))
+
+
+def _member_zones(client: WebClient, channel_id: str) -> str:
+    """The time zones of the channel's people (not bots), comma-separated."""
+    zones = set()
+    for user_id in channel_members(client, channel_id):
+        user = client.users_info(user=user_id)["user"]
+        if not user.get("is_bot") and not user.get("deleted"):
+            zones.add(str(user.get("tz") or "UTC"))
+    return ",".join(sorted(zones))
 
 
 def channel_members(client: WebClient, channel_id: str) -> list[str]:
@@ -494,7 +583,11 @@ def record_response(
 
 def describe(schedule: ReflectionSchedule) -> str:
     """The schedule in plain words."""
-    at = f"at {schedule.time_of_day} ({schedule.timezone})"
+    at = (
+        f"at {schedule.time_of_day} in each member's own time zone"
+        if schedule.local
+        else f"at {schedule.time_of_day} ({schedule.timezone})"
+    )
     if schedule.frequency is Frequency.DAILY:
         when = f"every weekday {at}"
     elif schedule.frequency is Frequency.MONTHLY:

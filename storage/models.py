@@ -287,6 +287,10 @@ class ReflectionSchedule(SQLModel, table=True):
     # Runs falling on a public holiday of this country (or country-subdivision, "US-CA") are
     # skipped.
     skip_holidays: str | None = Field(default=None, max_length=16)
+    # DM schedules: each member gets the prompt at time_of_day in their own time zone; the
+    # members' zones seen at the last run (comma-separated) decide the next run time.
+    local: bool = Field(default=False)
+    local_zones: str | None = Field(default=None, max_length=2000)
     # DM schedules: remind those who have not answered this many minutes after the prompt
     # (once per run); None means no reminders, the default.
     remind_after_minutes: int | None = None

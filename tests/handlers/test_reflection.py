@@ -407,3 +407,36 @@ def test_dm_reminders_go_once_to_those_who_have_not_answered(
         emulator.open_im(CAROL).id,
     }
     assert all(c.params.get("thread_ts") for c in reminders)
+
+
+def test_local_dm_schedules_reach_each_member_at_their_own_wall_clock_time(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    assert "add `dm` too" in reflect(emulator, ALICE, "schedule daily 09:00 local")
+    answer = reflect(emulator, ALICE, "schedule daily 09:00 <#C0ENG|eng> dm local")
+    assert "at 09:00 in each member's own time zone" in answer
+    [schedule] = rows(engine, ReflectionSchedule)
+    assert schedule.local_zones == "America/New_York,Asia/Tokyo,Europe/London"
+    zone_of = {ALICE: "Europe/London", BOB: "America/New_York", CAROL: "Asia/Tokyo"}
+    dm_of = {emulator.open_im(user).id: user for user in zone_of}
+    runtime = Runtime(settings)
+    received: list[tuple[str, datetime, str]] = []
+    try:
+        for _ in range(6):  # two days' worth of runs, one zone (one member) at a time
+            [current] = rows(engine, ReflectionSchedule)
+            before = len(prompts_posted(emulator))
+            assert run_reflections(runtime, current.next_run_at + SECOND) == [schedule.id]
+            for call in prompts_posted(emulator)[before:]:
+                received.append(
+                    (dm_of[call.params["channel"]], current.next_run_at, call.params["text"])
+                )
+    finally:
+        runtime.close()
+    assert sorted(user for user, _, _ in received) == sorted([ALICE, BOB, CAROL] * 2)
+    for user, at, _ in received:
+        local = at.astimezone(ZoneInfo(zone_of[user]))
+        assert (local.hour, local.minute, local.weekday() < 5) == (9, 0, True), (user, local)
+    by_day: dict[object, set[str]] = {}
+    for user, at, text in received:
+        by_day.setdefault(at.astimezone(ZoneInfo(zone_of[user])).date(), set()).add(text)
+    assert all(len(texts) == 1 for texts in by_day.values()), "one prompt per local day"

@@ -53,6 +53,8 @@ def upgrade() -> None:
         sa.Column("prompt_set", sa.String(length=40), nullable=False),
         sa.Column("dm", sa.Boolean(), nullable=False),
         sa.Column("skip_holidays", sa.String(length=16), nullable=True),
+        sa.Column("local", sa.Boolean(), nullable=False),
+        sa.Column("local_zones", sa.String(length=2000), nullable=True),
         sa.Column("remind_after_minutes", sa.Integer(), nullable=True),
         sa.Column("prompts_sent", sa.Integer(), nullable=False),
         sa.Column("paused", sa.Boolean(), nullable=False),
