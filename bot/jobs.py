@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import help_requests, reflection
@@ -72,17 +73,31 @@ def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     run_reminders(runtime, now)
 
 
+# What the persisted job runs with: jobs carry no objects, only a "module:function" reference.
+_bound: tuple[Runtime, LeaderLease] | None = None
+
+
+def sweep() -> None:
+    """The scheduler's job: the sweep, by this process's runtime, if it leads."""
+    if _bound is not None:
+        run_due_work(*_bound)
+
+
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
-    """UTC, coalescing, one instance per job, misfires within a grace time still run."""
+    """APScheduler with its job store in the app's database: UTC, coalescing, one instance per
+    job, a run missed by up to a minute still runs. The job only triggers the sweep; the rows
+    (questions, schedules) hold what is due."""
+    global _bound
+    lease = LeaderLease(runtime.engine)
+    _bound = (runtime, lease)
     scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
-    lease = LeaderLease(runtime.engine)
     scheduler.add_job(
-        run_due_work,
+        f"{__name__}:sweep",
         "interval",
-        args=[runtime, lease],
         seconds=CHECK_SECONDS,
         id=DUE_WORK_JOB_ID,
         replace_existing=True,

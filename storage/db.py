@@ -97,9 +97,11 @@ def ping(engine: Engine) -> bool:
     return True
 
 
-# Full-text search lives beside the models, created by hand in the migrations: the FTS5 table
-# and its shadow tables on SQLite, the generated tsvector column and its index on PostgreSQL.
-_SEARCH_OBJECTS = (
+# Created by hand in the migrations, beside the models: full-text search (the FTS5 tables on
+# SQLite, the tsvector columns and their indexes on PostgreSQL) and APScheduler's job store.
+_UNMODELLED = (
+    "apscheduler_jobs",
+    "ix_apscheduler_jobs",
     "til_fts",
     "help_request_fts",
     "search_vector",
@@ -111,8 +113,9 @@ _SEARCH_OBJECTS = (
 def is_managed_by_models(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Alembic's include_object: leave the hand-made search objects out of autogenerate."""
-    return not (reflected and name is not None and name.startswith(_SEARCH_OBJECTS))
+    """Alembic's include_object: leave the hand-made search objects and APScheduler's job
+    store table (not SQLModel tables) out of autogenerate."""
+    return not (reflected and name is not None and name.startswith(_UNMODELLED))
 
 
 def schema_drift(connection: Connection) -> list[Any]:

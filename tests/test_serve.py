@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bot.emulator import ALICE, GENERAL, SlackEmulator
 from tests.conftest import SIGNING_SECRET, eventually, stored_tils
@@ -85,6 +85,9 @@ def test_serve_takes_slack_requests_on_the_given_port_and_stops_cleanly_on_sigte
         eventually(lambda: healthz(port), timeout=30, what="learnloop serve to become healthy")
         emulator.request_url = f"http://127.0.0.1:{port}/slack/events"
         post_til_and_see_it_kept(emulator, engine)
+        with engine.connect() as connection:
+            jobs = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
+        assert jobs == ["due-work"], "the sweep job lives in APScheduler's job store, in our DB"
     assert "Application shutdown complete" in output[0]
 
 

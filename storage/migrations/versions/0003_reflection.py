@@ -128,8 +128,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("team_id", "set_name", "text", name="uq_custom_prompt"),
     )
 
+    # APScheduler's SQLAlchemy job store (bot/jobs.py), created here rather than by the store.
+    op.create_table(
+        "apscheduler_jobs",
+        sa.Column("id", sa.Unicode(191), primary_key=True),
+        sa.Column("next_run_time", sa.Float(25), nullable=True),
+        sa.Column("job_state", sa.LargeBinary(), nullable=False),
+    )
+    op.create_index("ix_apscheduler_jobs_next_run_time", "apscheduler_jobs", ["next_run_time"])
+
 
 def downgrade() -> None:
+    op.drop_table("apscheduler_jobs")
     op.drop_table("custom_prompt")
     op.drop_table("reflection_response")
     op.drop_index("ix_reflection_delivery_dm", table_name="reflection_delivery")
