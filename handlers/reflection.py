@@ -79,6 +79,13 @@ async def _reflect(
         return blocks.schedules(
             [reflection.describe(s) + (" (paused)" if s.paused else "") for s in found]
         )
+    if action == "now" and not words:
+        # Without an id: this channel's schedule, when it has exactly one.
+        found = await runtime.call(reflection.list_schedules, team_id=team_id)
+        here = [s for s in found if s.channel_id == command["channel_id"]]
+        if len(here) != 1:
+            return blocks.notice("reflect_now_which", count=str(len(here)))
+        words = [str(here[0].id)]
     if action in (*CHANGES, "now") and len(words) == 1 and words[0].lstrip("#").isdigit():
         schedule_id = int(words[0].lstrip("#"))
         if action == "now":

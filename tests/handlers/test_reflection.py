@@ -440,3 +440,14 @@ def test_local_dm_schedules_reach_each_member_at_their_own_wall_clock_time(
     for user, at, text in received:
         by_day.setdefault(at.astimezone(ZoneInfo(zone_of[user])).date(), set()).add(text)
     assert all(len(texts) == 1 for texts in by_day.values()), "one prompt per local day"
+
+
+def test_now_without_an_id_uses_this_channels_only_schedule(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    assert "has 0 schedules" in reflect(emulator, ALICE, "now")
+    reflect(emulator, ALICE, "schedule weekly fri 16:00 Europe/London")
+    assert "Sent a prompt" in reflect(emulator, ALICE, "now")
+    assert len(prompts_posted(emulator)) == 1
+    reflect(emulator, ALICE, "schedule daily 09:00 Europe/London")
+    assert "has 2 schedules" in reflect(emulator, ALICE, "now")
