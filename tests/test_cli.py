@@ -167,3 +167,26 @@ def test_export_includes_the_directory_and_help_requests_with_their_routes(
     assert question["status"] == "open" and question["text"] == "vacuum or analyze? #postgres"
     assert [route["expert_id"] for route in question["routes"]] == [BOB]
     assert by_type["expert_status"]["user_id"] == BOB and by_type["expert_status"]["last_asked_at"]
+
+
+def test_export_includes_reflection_schedules_runs_and_answers(
+    server: BackgroundServer,
+    emulator: SlackEmulator,
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    emulator.slash_command(ALICE, GENERAL, "/reflect", "schedule weekly fri 16:00 Europe/London")
+    emulator.slash_command(ALICE, GENERAL, "/reflect", "now")
+    prompt = emulator.wait_for_call(
+        "chat.postMessage", lambda c: "Time to reflect" in c.params["text"]
+    )
+    emulator.post_message(BOB, GENERAL, "I learned to ask sooner", thread_ts=prompt.response["ts"])
+    result = learnloop("export", env={"DATABASE_URL": database_url}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    by_type = {json.loads(line)["type"]: json.loads(line) for line in result.stdout.splitlines()}
+    assert by_type["reflection_schedule"]["frequency"] == "weekly"
+    assert by_type["reflection_schedule"]["timezone"] == "Europe/London"
+    assert by_type["reflection_run"]["prompt"] in prompt.params["text"]
+    assert by_type["reflection_response"]["user_id"] == BOB
+    assert by_type["reflection_response"]["text"] == "I learned to ask sooner"
