@@ -10,7 +10,7 @@ from functools import partial
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.roles import NotAllowed, is_lead_or_manager, is_manager
+from bot.roles import require_lead_or_manager, require_manager
 from storage import experts as store
 
 # Learned expertise: evidence fades by half every HALF_LIFE; older than EVIDENCE_HORIZON is
@@ -76,10 +76,8 @@ def _change_experts(
     managers: frozenset[str],
 ) -> DirectoryChange:
     targets = user_ids or [actor_id]
-    if targets != [actor_id] and not is_lead_or_manager(
-        team_id, actor_id, session=session, client=client, seeded=managers
-    ):
-        raise NotAllowed("a team lead or community manager")
+    if targets != [actor_id]:
+        require_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     result = DirectoryChange()
     for tag in store.resolve_aliases(team_id, tags, session=session):
         for user_id in targets:
@@ -135,8 +133,7 @@ def add_alias(
     client: WebClient,
     managers: frozenset[str],
 ) -> None:
-    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a community manager")
+    require_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     [canonical] = store.resolve_aliases(team_id, [tag], session=session)
     store.add_alias(team_id, alias, canonical, actor_id, session=session)
     session.commit()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.roles import NotAllowed, is_manager
+from bot.roles import require_manager
 from bot.settings import HelpPolicy
 from storage import workspace_settings as store
 
@@ -43,8 +43,7 @@ def update(
 ) -> HelpPolicy:
     """Managers change experts_per_question, escalation_minutes or help_channel; returns the
     policy now in force. Out-of-range numbers raise ValueError and change nothing."""
-    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a community manager")
+    require_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     experts = changes.get("experts_per_question")
     if experts is not None and not 1 <= int(experts) <= MAX_EXPERTS_PER_QUESTION:
         raise ValueError(f"experts per question must be 1 to {MAX_EXPERTS_PER_QUESTION}")

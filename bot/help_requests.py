@@ -25,7 +25,7 @@ from bot import blocks
 from bot.experts import learned_scores
 from bot.help_policy import for_workspace
 from bot.replies import post, post_dm, tell_privately, update
-from bot.roles import NotAllowed, is_manager
+from bot.roles import require_manager
 from bot.settings import HelpPolicy
 from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
@@ -130,8 +130,7 @@ def unrouted_questions(
     managers: frozenset[str],
 ) -> list[tuple[HelpRequest, list[str]]]:
     """For managers: open questions that reached nobody, with their tags (knowledge gaps)."""
-    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a community manager")
+    require_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     return [
         (request, help_store.tags_of(request.id or 0, session=session))
         for request in help_store.unrouted(team_id, session=session)

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bot import blocks
 from bot.replies import post, post_dm
-from bot.roles import NotAllowed, is_lead_or_manager, is_manager
+from bot.roles import require_lead_or_manager, require_manager
 from prompts.prompt_sets import PromptSet, load_prompt_sets
 from storage import reflection as store
 from storage.models import Frequency, ReflectionRun, ReflectionSchedule
@@ -156,8 +156,7 @@ def add_prompt(
     managers: frozenset[str],
 ) -> int:
     """Managers add a prompt to a set (a new one, or a built-in); returns the set's size."""
-    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a community manager")
+    require_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     if not SET_NAME.match(set_name):
         raise ScheduleError("a set's name is lower-case words joined by '-', e.g. onboarding")
     store.add_custom_prompt(team_id, set_name, text, actor_id, session=session)
@@ -259,8 +258,7 @@ def create_schedule(
     managers: frozenset[str],
 ) -> tuple[ReflectionSchedule, list[datetime]]:
     """Leads and managers create schedules; the zone defaults to the lead's own."""
-    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a team lead or community manager")
+    require_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     _require_set(team_id, spec.prompt_set, session=session)
     timezone = spec.timezone or client.users_info(user=actor_id)["user"].get("tz") or "UTC"
     schedule = ReflectionSchedule(
@@ -295,8 +293,7 @@ def _leads_schedule(
     managers: frozenset[str],
 ) -> ReflectionSchedule | None:
     """A schedule a lead or manager is changing; None when it is not this workspace's."""
-    if not is_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a team lead or community manager")
+    require_lead_or_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     return store.get_schedule(team_id, schedule_id, session=session)
 
 

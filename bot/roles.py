@@ -35,6 +35,21 @@ def is_lead_or_manager(
     return is_manager(team_id, user_id, session=session, client=client, seeded=seeded)
 
 
+def require_manager(
+    team_id: str, user_id: str, *, session: Session, client: WebClient, seeded: frozenset[str]
+) -> None:
+    """Raise NotAllowed (nothing changed yet) unless the person is a manager."""
+    if not is_manager(team_id, user_id, session=session, client=client, seeded=seeded):
+        raise NotAllowed("a community manager")
+
+
+def require_lead_or_manager(
+    team_id: str, user_id: str, *, session: Session, client: WebClient, seeded: frozenset[str]
+) -> None:
+    if not is_lead_or_manager(team_id, user_id, session=session, client=client, seeded=seeded):
+        raise NotAllowed("a team lead or community manager")
+
+
 def set_role(
     team_id: str,
     actor_id: str,
@@ -46,7 +61,6 @@ def set_role(
     managers: frozenset[str],
 ) -> None:
     """Managers grant lead or manager, or take it back (member)."""
-    if not is_manager(team_id, actor_id, session=session, client=client, seeded=managers):
-        raise NotAllowed("a community manager")
+    require_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     set_role_row(team_id, user_id, role, actor_id, session=session)
     session.commit()
