@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from slack_sdk import WebClient
 from sqlmodel import Session
 
+from bot.dates import end_of
 from bot.roles import require_lead_or_manager, require_manager
 from storage import experts as store
 
@@ -24,8 +25,6 @@ EVIDENCE_WEIGHTS = {
 }
 # A directory change for (team, user, tag); True when it changed something.
 Change = Callable[[str, str, str], bool]
-# "/expert away" without a date lasts until "/expert back".
-AWAY_INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass
@@ -141,11 +140,7 @@ def add_alias(
 
 def set_away(team_id: str, user_id: str, until: date | None, *, session: Session) -> datetime:
     """Away through `until` (UTC), or until /expert back; returns when routing resumes."""
-    resumes = (
-        AWAY_INDEFINITELY
-        if until is None
-        else datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
-    )
+    resumes = end_of(until)
     store.set_away(team_id, user_id, resumes, session=session)
     session.commit()
     return resumes

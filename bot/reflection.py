@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
+from bot.dates import end_of
 from bot.replies import post, post_dm
 from bot.roles import require_lead_or_manager, require_manager
 from prompts.prompt_sets import PromptSet, load_prompt_sets
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_PROMPT_SET = "weekly-retro"
 # A DM message counts as an answer to the prompt delivered in that DM within this time.
 DM_ANSWER_WINDOW = timedelta(days=7)
-MUTED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=ZoneInfo("UTC"))
 MAX_REMINDER_MINUTES = 7 * 24 * 60
 _TICK = timedelta(seconds=1)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -549,8 +549,9 @@ def record_dm_response(
     return stored
 
 
-def mute(team_id: str, user_id: str, until: datetime | None, *, session: Session) -> None:
-    store.set_mute(team_id, user_id, until or MUTED_FOR_GOOD, session=session)
+def mute(team_id: str, user_id: str, until: date | None, *, session: Session) -> None:
+    """No reflection DMs through `until` (UTC), or until /reflect unmute."""
+    store.set_mute(team_id, user_id, end_of(until), session=session)
     session.commit()
 
 

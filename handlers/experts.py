@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import blocks, experts
+from bot.dates import parse_until
 from bot.roles import NotAllowed
 from bot.runtime import Runtime, runtime_of
 from bot.text import command_tags, mentioned_users
 
 EXPERT_COMMAND = "/expert"
-_AWAY_DATE = re.compile(r"^(?:until\s+)?(\d{4}-\d{2}-\d{2})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,10 @@ async def _list(command: ExpertCommand) -> list[blocks.Block]:
 
 
 async def _away(command: ExpertCommand) -> list[blocks.Block]:
-    until: date | None = None
-    if command.rest:
-        match = _AWAY_DATE.match(command.rest)
-        try:
-            until = date.fromisoformat(match[1]) if match else None
-        except ValueError:
-            until = None
-        if until is None or until < datetime.now(UTC).date():
-            return blocks.notice("expert_usage")
+    try:
+        until = parse_until(command.rest, datetime.now(UTC).date())
+    except ValueError:
+        return blocks.notice("expert_usage")
     await command.runtime.call(
         experts.set_away, team_id=command.team_id, user_id=command.user_id, until=until
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import blocks, reflection
+from bot.dates import parse_until
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from storage.models import ReflectionSchedule
@@ -150,27 +151,13 @@ async def _mute(
     if action == "unmute":
         await runtime.call(reflection.unmute, team_id=team_id, user_id=user_id)
         return blocks.notice("reflect_unmuted")
-    until = _until(words)
-    if until is False:
+    try:
+        until = parse_until(" ".join(words), datetime.now(UTC).date())
+    except ValueError:
         return blocks.notice("reflect_mute_usage")
     await runtime.call(reflection.mute, team_id=team_id, user_id=user_id, until=until)
-    when = f"until {words[-1]} (included)" if until else "until you unmute"
+    when = f"until {until.isoformat()} (included)" if until else "until you unmute"
     return blocks.notice("reflect_muted", until=when)
-
-
-def _until(words: list[str]) -> datetime | bool | None:
-    """`[until] YYYY-MM-DD` as the end of that day (UTC); None for no date; False if invalid."""
-    if not words:
-        return None
-    if len(words) > 2 or (len(words) == 2 and words[0].lower() != "until"):
-        return False
-    try:
-        day = date.fromisoformat(words[-1])
-    except ValueError:
-        return False
-    if day < datetime.now(UTC).date():
-        return False
-    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
