@@ -12,6 +12,7 @@ from bot.help_policy import for_workspace
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import command_tags
+from handlers.payloads import posted_by_person, thread_of_reply
 
 ASK_COMMAND = "/ask"
 RESOLVED_EMOJI = "white_check_mark"
@@ -211,10 +212,8 @@ async def handle_save_answer(
 
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """A reply in a question's thread by someone else is its first answer."""
-    thread_ts = event.get("thread_ts")
-    if event.get("subtype") is not None or not thread_ts or thread_ts == event.get("ts"):
-        return
-    if event.get("bot_id") or not event.get("user"):
+    thread_ts = thread_of_reply(event)
+    if not posted_by_person(event) or thread_ts is None:
         return
     await runtime_of(context).call(
         help_requests.record_thread_reply,

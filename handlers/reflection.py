@@ -11,6 +11,7 @@ from bot import blocks, reflection
 from bot.dates import parse_until
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
+from handlers.payloads import posted_by_person, thread_of_reply
 from storage.models import ReflectionSchedule
 
 REFLECT_COMMAND = "/reflect"
@@ -163,10 +164,10 @@ async def _mute(
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """A reply in a prompt's thread, or a message in a DM that carried a prompt, is a
     reflection."""
-    if event.get("subtype") is not None or event.get("bot_id") or not event.get("user"):
+    if not posted_by_person(event):
         return
-    thread_ts = event.get("thread_ts")
-    if event.get("channel_type") == "im" and not thread_ts:
+    thread_ts = thread_of_reply(event)
+    if event.get("channel_type") == "im" and not event.get("thread_ts"):
         await runtime_of(context).call(
             reflection.record_dm_response,
             team_id=str(context.team_id),
@@ -176,7 +177,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             text=event.get("text", ""),
         )
         return
-    if not thread_ts or thread_ts == event.get("ts"):
+    if thread_ts is None:
         return
     await runtime_of(context).call(
         reflection.record_response,

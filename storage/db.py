@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, SQLModel
@@ -85,6 +86,20 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+def insert_once(row: SQLModel, *, session: Session) -> bool:
+    """Insert a row guarded by a unique key; False (and no error) when it is already there.
+
+    Runs in a savepoint, so a duplicate leaves the caller's transaction usable.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def ping(engine: Engine) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import insert_once
 from storage.models import (
     CustomPrompt,
     ReflectionDelivery,
@@ -69,13 +69,7 @@ def claim_run(
         channel_id=schedule.channel_id,
         prompt=prompt,
     )
-    try:
-        with session.begin_nested():
-            session.add(run)
-            session.flush()
-    except IntegrityError:
-        return None
-    return run
+    return run if insert_once(run, session=session) else None
 
 
 def set_run_message(run: ReflectionRun, ts: str, *, session: Session) -> None:
@@ -102,22 +96,15 @@ def add_response(
 ) -> bool:
     """Store an answer once per message; False when it was already stored."""
     assert run.id is not None
-    try:
-        with session.begin_nested():
-            session.add(
-                ReflectionResponse(
-                    team_id=run.team_id,
-                    run_id=run.id,
-                    user_id=user_id,
-                    channel_id=channel_id,
-                    message_ts=ts,
-                    text=text,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    response = ReflectionResponse(
+        team_id=run.team_id,
+        run_id=run.id,
+        user_id=user_id,
+        channel_id=channel_id,
+        message_ts=ts,
+        text=text,
+    )
+    return insert_once(response, session=session)
 
 
 def get_run(run_id: int, *, session: Session) -> ReflectionRun | None:
@@ -132,13 +119,7 @@ def claim_delivery(
     delivery = ReflectionDelivery(
         team_id=run.team_id, run_id=run.id, user_id=user_id, dm_channel_id=""
     )
-    try:
-        with session.begin_nested():
-            session.add(delivery)
-            session.flush()
-    except IntegrityError:
-        return None
-    return delivery
+    return delivery if insert_once(delivery, session=session) else None
 
 
 def set_delivery_message(
@@ -200,15 +181,8 @@ def add_custom_prompt(
     team_id: str, set_name: str, text: str, added_by: str, *, session: Session
 ) -> bool:
     """False when the set already has that prompt."""
-    try:
-        with session.begin_nested():
-            session.add(
-                CustomPrompt(team_id=team_id, set_name=set_name, text=text, added_by=added_by)
-            )
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    prompt = CustomPrompt(team_id=team_id, set_name=set_name, text=text, added_by=added_by)
+    return insert_once(prompt, session=session)
 
 
 def custom_prompts(team_id: str, *, session: Session) -> dict[str, list[str]]:
