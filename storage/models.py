@@ -39,6 +39,8 @@ class Til(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_til_message"),
         Index("ix_til_team_created", "team_id", "created_at"),
+        Index("ix_til_team_channel_created", "team_id", "channel_id", "created_at"),
+        Index("ix_til_team_author_created", "team_id", "author_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -52,6 +54,8 @@ class Til(SQLModel, table=True):
     source: TilSource = Field(sa_type=_enum_of_values(TilSource))
     text: str = Field(sa_column=Column(Text, nullable=False))
     permalink: str | None = Field(default=None, max_length=512)
+    # People's reactions to the TIL's message (the bot's own excluded): what summaries highlight.
+    reaction_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -165,6 +169,12 @@ class HelpRequest(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_help_request_message"),
         Index("ix_help_request_team_status", "team_id", "status", "created_at"),
+        Index("ix_help_request_team_created", "team_id", "created_at"),
+        Index("ix_help_request_team_channel_created", "team_id", "channel_id", "created_at"),
+        Index("ix_help_request_team_first_answer", "team_id", "first_answer_at"),
+        Index("ix_help_request_team_resolved", "team_id", "resolved_at"),
+        Index("ix_help_request_team_asker", "team_id", "asker_id", "created_at"),
+        Index("ix_help_request_team_answerer", "team_id", "first_answerer_id", "first_answer_at"),
         Index("ix_help_request_escalate_at", "escalate_at"),
         Index("ix_help_request_route_at", "route_at"),
     )
@@ -255,6 +265,8 @@ class WorkspaceSettings(SQLModel, table=True):
     experts_per_question: int | None = None
     escalation_minutes: int | None = None
     help_channel: str | None = Field(default=None, max_length=32)
+    # The zone whose ISO weeks summaries count in (an IANA name).
+    timezone: str | None = Field(default=None, max_length=64)
     updated_by: str = Field(max_length=32)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -310,6 +322,7 @@ class ReflectionRun(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("schedule_id", "run_at", name="uq_reflection_run"),
         Index("ix_reflection_run_message", "team_id", "channel_id", "message_ts"),
+        Index("ix_reflection_run_team_sent", "team_id", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -381,6 +394,9 @@ class ReflectionResponse(SQLModel, table=True):
     __tablename__ = "reflection_response"
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_reflection_response"),
+        Index("ix_reflection_response_team_created", "team_id", "created_at"),
+        Index("ix_reflection_response_team_user", "team_id", "user_id", "created_at"),
+        Index("ix_reflection_response_run", "run_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -394,6 +410,64 @@ class ReflectionResponse(SQLModel, table=True):
     channel_id: str = Field(max_length=32)
     message_ts: str = Field(max_length=32)
     text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChannelInfo(SQLModel, table=True):
+    """What Slack said about a channel; whether it is private decides what summaries quote."""
+
+    __tablename__ = "channel_info"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_channel_info"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    is_private: bool
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SummarySubscription(SQLModel, table=True):
+    """A weekly digest posted to a channel; the row is the truth, like a reflection schedule."""
+
+    __tablename__ = "summary_subscription"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", name="uq_summary_subscription"),
+        Index("ix_summary_subscription_due", "next_run_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    # Where the digest is posted.
+    channel_id: str = Field(max_length=32)
+    # What it summarises: one channel, or None for the whole workspace.
+    scope_channel_id: str | None = Field(default=None, max_length=32)
+    weekday: int  # Monday 0
+    time_of_day: str = Field(max_length=5)  # HH:MM in the workspace's zone
+    created_by: str = Field(max_length=32)
+    next_run_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SummaryDigest(SQLModel, table=True):
+    """One digest posted: the unique key makes a week's digest to a channel happen once."""
+
+    __tablename__ = "summary_digest"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "iso_week", name="uq_summary_digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    iso_week: str = Field(max_length=8)  # "2026-W48"
+    subscription_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("summary_subscription.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    message_ts: str | None = Field(default=None, max_length=32)
+    chart_file_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
