@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
 from apscheduler.triggers.cron import CronTrigger
@@ -21,9 +21,10 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
-from bot.dates import end_of
+from bot.dates import TIME_OF_DAY, WEEKDAYS, end_of, weekday, zone
 from bot.replies import post, post_dm
 from bot.roles import require_lead_or_manager, require_manager
+from bot.text import channel_reference
 from prompts.prompt_sets import PromptSet, load_prompt_sets
 from storage import reflection as store
 from storage.models import Frequency, ReflectionRun, ReflectionSchedule
@@ -36,10 +37,7 @@ DEFAULT_PROMPT_SET = "weekly-retro"
 DM_ANSWER_WINDOW = timedelta(days=7)
 MAX_REMINDER_MINUTES = 7 * 24 * 60
 _TICK = timedelta(seconds=1)
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 class ScheduleError(ValueError):
@@ -68,14 +66,17 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
     rest = words[1:]
     day: int | None = None
     if frequency in (Frequency.WEEKLY, Frequency.BIWEEKLY):
-        if not rest or rest[0].lower()[:3] not in WEEKDAYS:
+        try:
+            day = weekday(rest.pop(0)) if rest else None
+        except ValueError:
+            day = None
+        if day is None:
             raise ScheduleError("say which day, e.g. `weekly fri 16:00`")
-        day = WEEKDAYS.index(rest.pop(0).lower()[:3])
     elif frequency is Frequency.MONTHLY:
         if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 28:
             raise ScheduleError("say which day of the month, 1 to 28, e.g. `monthly 1 09:30`")
         day = int(rest.pop(0))
-    if not rest or not _TIME.match(rest[0]):
+    if not rest or not TIME_OF_DAY.match(rest[0]):
         raise ScheduleError("give the time as HH:MM, e.g. 09:30")
     hours, minutes = rest.pop(0).split(":")
     spec = {"timezone": None, "channel_id": None, "prompt_set": DEFAULT_PROMPT_SET}
@@ -96,8 +97,8 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         elif word.lower().startswith("skip-holidays:"):
             skip_holidays = word.split(":", 1)[1].upper()
             _holidays(skip_holidays)
-        elif (channel := _CHANNEL.match(word)) is not None:
-            spec["channel_id"] = channel[1]
+        elif (channel := channel_reference(word)) is not None:
+            spec["channel_id"] = channel
         elif word.lower().startswith("set:"):
             spec["prompt_set"] = word[4:].lower()
         elif "/" in word:
@@ -177,11 +178,9 @@ def _holidays(region: str) -> holidays.HolidayBase:
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(
-            f"{name!r} is not a time zone; use Area/City, e.g. Europe/Berlin"
-        ) from None
+        return zone(name)
+    except ValueError as error:
+        raise ScheduleError(str(error)) from None
 
 
 def next_runs(

@@ -1,4 +1,4 @@
-"""Reading Slack message text: #tags and the TIL keyword."""
+"""Reading Slack message text: #tags, mentions, channel links and the TIL keyword."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def extract_tags(text: str) -> tuple[str, ...]:
 
 # With should_escape, Slack turns "#name" into a channel link when a channel has that name.
 _CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]+\|([^>]+)>")
+_CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -36,6 +37,12 @@ def command_tags(text: str) -> tuple[str, ...]:
 def mentioned_users(text: str) -> list[str]:
     """User ids of <@U…> mentions, in order, each once."""
     return list(dict.fromkeys(_USER_MENTION.findall(text)))
+
+
+def channel_reference(word: str) -> str | None:
+    """The channel id of a word that is exactly a channel link (`<#C123|name>`), else None."""
+    match = _CHANNEL_REFERENCE.match(word)
+    return match[1] if match else None
 
 
 def is_til_text(text: str) -> bool:

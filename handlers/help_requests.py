@@ -11,7 +11,7 @@ from bot import blocks, help_policy, help_requests
 from bot.help_policy import for_workspace
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
-from bot.text import command_tags
+from bot.text import channel_reference, command_tags
 from handlers.payloads import posted_by_person, thread_of_reply
 
 ASK_COMMAND = "/ask"
@@ -19,7 +19,6 @@ RESOLVED_EMOJI = "white_check_mark"
 UNROUTED_WORD = "unrouted"
 SETTINGS_WORD = "settings"
 _SETTING_NAMES = {"experts": "experts_per_question", "escalation": "escalation_minutes"}
-_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 async def handle_ask_command(
@@ -70,8 +69,8 @@ def _parse_settings(words: list[str]) -> dict[str, int | str] | None:
     for name, value in zip(words[::2], words[1::2], strict=True):
         if name.lower() in _SETTING_NAMES and value.isdigit():
             changes[_SETTING_NAMES[name.lower()]] = int(value)
-        elif name.lower() == "channel" and (channel := _CHANNEL.match(value)):
-            changes["help_channel"] = channel[1]
+        elif name.lower() == "channel" and (channel := channel_reference(value)):
+            changes["help_channel"] = channel
         else:
             return None
     return changes
