@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bot import summary_report
 from bot.settings import HelpPolicy
+from bot.text import without_markup
 from prompts import render
 from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til
+from storage.summary import PersonalWeek
+
+if TYPE_CHECKING:
+    from bot.summary import Summary
 
 Block = dict[str, Any]
 
@@ -103,6 +109,11 @@ def _why(reason: str) -> str:
 def notice(name: str, **values: str) -> list[Block]:
     """A one-section message from prompts/ (already saved, errors, confirmations, ...)."""
     return [_section(render(name, **values))]
+
+
+def lines(name: str, values: list[dict[str, str]]) -> list[Block]:
+    """One section of a template rendered once per item (a list of subscriptions, ...)."""
+    return [_section("\n".join(render(name, **item) for item in values))]
 
 
 def search_results(query: str, hits: list[tuple[Til, list[str]]]) -> list[Block]:
@@ -401,3 +412,51 @@ def schedules(lines: list[str]) -> list[Block]:
     if not lines:
         return [_section(render("reflect_none"))]
     return [_section("\n".join(lines))]
+
+
+# -- summaries ----------------------------------------------------------------------------
+
+SLACK_STYLE = summary_report.Style(
+    bold=lambda text: f"*{text}*",
+    link=lambda text, url: f"<{url}|{text}>" if url else text,
+    user=lambda user_id: f"<@{user_id}>",
+    channel=lambda channel_id: f"<#{channel_id}>",
+    escape=lambda slack_text: slack_text,
+)
+
+
+def summary(figures: Summary) -> list[Block]:
+    """A summary as one section per part; shown privately, posted as a digest, on App Home."""
+    blocks: list[Block] = [
+        _section(f"*:bar_chart: {summary_report.title(figures, SLACK_STYLE)}*"),
+        _context(summary_report.period(figures)),
+    ]
+    for part in summary_report.sections(figures, SLACK_STYLE):
+        lines = "\n".join(f"• {line}" for line in part.lines)
+        blocks += [{"type": "divider"}, _section(f"*{part.title}*\n{lines}")]
+    return blocks
+
+
+def home(user_id: str, week: str, mine: PersonalWeek, team: Summary | None) -> Block:
+    """The App Home tab: the person's own week, and the team's figures for managers."""
+    blocks: list[Block] = [_section(f"*{render('home_title', week=week)}*")]
+    if mine.til_count or mine.answers or mine.reflections:
+        blocks.append(
+            _section(
+                render(
+                    "home_mine",
+                    tils=mine.til_count,
+                    answers=mine.answers,
+                    reflections=mine.reflections,
+                )
+            )
+        )
+    else:
+        blocks.append(_section(render("home_nothing")))
+    for til in mine.tils:
+        text = _clip(without_markup(til.text), SEARCH_SNIPPET_LENGTH)
+        link = f" <{til.permalink}|view>" if til.permalink else ""
+        blocks.append(_context(f"{text}{link} · <#{til.channel_id}>"))
+    if team is not None:
+        blocks += [{"type": "divider"}, _section(f"*{render('home_team_title')}*"), *summary(team)]
+    return {"type": "home", "blocks": blocks}

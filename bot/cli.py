@@ -1,19 +1,28 @@
-"""The `learnloop` command: serve, db upgrade, export, demo."""
+"""The `learnloop` command: serve, db upgrade, export, summary, demo."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from dotenv import load_dotenv
 from rich.console import Console
 
-from bot.settings import Settings, SettingsError, database_url_from_env
+from bot.settings import (
+    Settings,
+    SettingsError,
+    api_url_from_env,
+    bot_token_from_env,
+    database_url_from_env,
+    timezone_from_env,
+)
 
 cli = typer.Typer(
     name="learnloop",
@@ -106,6 +115,72 @@ def export(
     finally:
         engine.dispose()
     err.print(f"Exported {count} records.")
+
+
+SUMMARY_FORMATS = ("md", "json", "csv")
+
+
+@cli.command()
+def summary(
+    team: Annotated[str, typer.Option(help="The workspace (team id, T...).")],
+    channel: Annotated[
+        str | None, typer.Option(help="One channel (id, C...); the whole workspace by default.")
+    ] = None,
+    week: Annotated[str, typer.Option(help="YYYY-Www, 'this week' or 'last week'.")] = "this week",
+    format: Annotated[str, typer.Option("--format", help="md, json or csv.")] = "md",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    chart: Annotated[
+        Path | None, typer.Option(help="Also write a PNG chart of the 8 weeks to this week.")
+    ] = None,
+) -> None:
+    """A week's summary, the same figures as /summary, for scripts and spreadsheets.
+
+    With SLACK_BOT_TOKEN set, channel sizes come from Slack; without it they are left out, and
+    nothing from a channel not known to be public is quoted.
+    """
+    from bot import summary_report
+    from bot.slack_client import create_web_client
+    from bot.summary import Week, chart_series, chart_title, summarise, workspace_zone
+    from storage.db import create_db_engine, create_session_factory, session_scope
+    from storage.types import utcnow
+
+    if format not in SUMMARY_FORMATS:
+        err.print(f"[bold red]Unsupported format {format!r}:[/] use md, json or csv.")
+        raise typer.Exit(EXIT_BAD_SETTING)
+    try:
+        token = bot_token_from_env(os.environ)
+        client = create_web_client(token, api_url_from_env(os.environ)) if token else None
+        default_zone = timezone_from_env(os.environ)
+    except SettingsError as error:
+        _fail_setting(error)
+    engine = create_db_engine(_database_url())
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            zone_name = workspace_zone(team, default_zone, session=session)
+            try:
+                chosen = Week.parse(week, utcnow().astimezone(ZoneInfo(zone_name)).date())
+            except ValueError as error:
+                err.print(f"[bold red]--week:[/] {error}")
+                raise typer.Exit(EXIT_BAD_SETTING) from None
+            figures = summarise(team, channel, chosen, zone_name, session=session, client=client)
+            rendered = {
+                "md": summary_report.markdown,
+                "json": lambda s: json.dumps(s.as_dict(), indent=2) + "\n",
+                "csv": summary_report.csv_text,
+            }[format](figures)
+            if chart is not None:
+                chart.write_bytes(
+                    summary_report.chart_png(
+                        *chart_series(figures, session=session), chart_title(figures)
+                    )
+                )
+    finally:
+        engine.dispose()
+    if out is None:
+        sys.stdout.write(rendered)
+    else:
+        out.write_text(rendered, encoding="utf-8")
+        err.print(f"Wrote {out}.")
 
 
 @cli.command()

@@ -54,3 +54,8 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(
             f"{name!r} is not a time zone; use Area/City, e.g. Europe/Berlin"
         ) from None
+
+
+def wall_clock(moment: datetime, zone_name: str) -> str:
+    """How a moment reads on a clock in the zone: "Fri 04 Dec 2026 16:00"."""
+    return moment.astimezone(zone(zone_name)).strftime("%a %d %b %Y %H:%M")

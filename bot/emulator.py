@@ -121,6 +121,19 @@ class Delivery:
 
 
 @dataclass
+class UploadedFile:
+    """A file the app uploaded (files_upload_v2): its bytes, and where it was shared."""
+
+    id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    title: str = ""
+    channel: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass
 class Message:
     channel: str
     ts: str
@@ -133,6 +146,8 @@ class Message:
     """Reaction name -> ids of the users who reacted, in order."""
     edited: bool = False
     ephemeral_to: str | None = None
+    files: list[str] = field(default_factory=list)
+    """Ids of files shared with the message."""
 
 
 class DeliveryError(RuntimeError):
@@ -238,6 +253,7 @@ class SlackEmulator:
         self._triggers: dict[str, str] = {}
         self._views: dict[str, dict[str, Any]] = {}
         self._home_views: dict[str, str] = {}
+        self._files: dict[str, UploadedFile] = {}
         self._event_ids: dict[str, tuple[str, int]] = {}
         self._last_envelope: dict[str, Any] | None = None
         self._deliveries: list[Delivery] = []
@@ -273,6 +289,8 @@ class SlackEmulator:
             "conversations.join": self._conversations_join,
             "users.info": self._users_info,
             "users.list": self._users_list,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "views.update": self._views_update,
@@ -447,6 +465,11 @@ class SlackEmulator:
         with self._lock:
             view_id = self._home_views.get(user_id)
             return copy.deepcopy(self._views[view_id]) if view_id else None
+
+    def shared_files(self) -> list[UploadedFile]:
+        """Files the app uploaded and shared, oldest first."""
+        with self._lock:
+            return [copy.copy(f) for f in self._files.values() if f.channel is not None]
 
     # -- recording, waiting and faults -----------------------------------------------------
 
@@ -1368,6 +1391,58 @@ class SlackEmulator:
         members = [self._user_json(u) for u in self._users.values()]
         return {"cache_ts": int(time.time()), **_paginate("members", members, params)}
 
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = str(params.get("filename") or "")
+        length = str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            raise _ApiError("invalid_arguments")
+        upload = UploadedFile(self._new_id("F"), filename, int(length))
+        self._files[upload.id] = upload
+        return {"file_id": upload.id, "upload_url": f"{self.base_url}/upload/{upload.id}"}
+
+    def _receive_upload(self, file_id: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """The upload URL's answer: 200 for the announced number of bytes, as Slack's."""
+        with self._lock:
+            upload = self._files.get(file_id)
+            if upload is None or upload.data is not None:
+                return 404, {"ok": False, "error": "file_not_found"}
+            if len(body) != upload.length:
+                return 400, {"ok": False, "error": "length_mismatch"}
+            upload.data = body
+        return 200, {"ok": True}
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            wanted = json.loads(str(params.get("files") or "[]"))
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        uploads = [self._files.get(str(item.get("id"))) for item in wanted]
+        if not uploads or any(u is None or u.data is None for u in uploads):
+            raise _ApiError("file_not_found")
+        ch = None
+        if params.get("channel_id"):
+            ch = self._require_channel(str(params["channel_id"]))
+            self._require_bot_in(ch)
+        shared = []
+        for item, upload in zip(wanted, uploads, strict=True):
+            assert upload is not None
+            upload.title = str(item.get("title") or upload.filename)
+            shared.append({"id": upload.id, "name": upload.filename, "title": upload.title})
+        if ch is not None:
+            msg = self._add_message(
+                ch,
+                user=self.bot_user_id,
+                bot_id=self.bot_id,
+                text=str(params.get("initial_comment") or ""),
+                blocks=None,
+                thread_ts=params.get("thread_ts"),
+            )
+            msg.files = [upload.id for upload in uploads if upload is not None]
+            for upload in uploads:
+                assert upload is not None
+                upload.channel, upload.thread_ts = ch.id, params.get("thread_ts")
+        return {"files": shared}
+
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user_id", ""))
         if user not in self._users:
@@ -1599,6 +1674,11 @@ class SlackEmulator:
             }
         if msg.blocks is not None:
             data["blocks"] = copy.deepcopy(msg.blocks)
+        if msg.files:
+            data["files"] = [
+                {"id": f, "name": self._files[f].filename, "title": self._files[f].title}
+                for f in msg.files
+            ]
         data["team"] = self.team_id
         if msg.thread_ts:
             data["thread_ts"] = msg.thread_ts
@@ -1734,7 +1814,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes /api/<method> to the Web API, /response/<id> to response_url handling and a
+    """Routes /api/<method> to the Web API, /upload/<id> to file uploads, /response/<id> to
+    response_url handling and a
     WebSocket upgrade of /link/ to Socket Mode."""
 
     server: _Server
@@ -1764,6 +1845,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self.headers.get("Content-Type", ""),
                     self.headers.get("Authorization", ""),
                 )
+            elif url.path.startswith("/upload/") and self.command == "POST":
+                status, payload = emulator._receive_upload(url.path.removeprefix("/upload/"), body)
             elif url.path.startswith("/response/") and self.command == "POST":
                 status, payload, echoes = emulator._handle_response_url(
                     url.path.removeprefix("/response/"), body

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import help_requests, reflection
+from bot import help_requests, reflection, summary
 from bot.leader import LeaderLease
 from bot.runtime import Runtime
 from storage.types import utcnow
@@ -62,6 +62,16 @@ def run_reminders(runtime: Runtime, now: datetime) -> list[int]:
     return runtime.call_sync(reflection.remind_due, token=runtime.settings.slack_bot_token, now=now)
 
 
+def run_digests(runtime: Runtime, now: datetime) -> list[int]:
+    """Post due weekly digests once per channel and week; anywhere, any number of times."""
+    return runtime.call_sync(
+        summary.post_due_digests,
+        token=runtime.settings.slack_bot_token,
+        now=now,
+        default_zone=runtime.settings.timezone,
+    )
+
+
 def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     """The sweep: only the replica holding the lease does it."""
     if not lease.is_leader():
@@ -71,6 +81,7 @@ def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     run_escalations(runtime, now)
     run_reflections(runtime, now)
     run_reminders(runtime, now)
+    run_digests(runtime, now)
 
 
 # What the persisted job runs with: jobs carry no objects, only a "module:function" reference.

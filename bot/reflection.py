@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import blocks
-from bot.dates import TIME_OF_DAY, WEEKDAYS, end_of, weekday, zone
+from bot.dates import TIME_OF_DAY, WEEKDAYS, end_of, wall_clock, weekday, zone
 from bot.replies import post, post_dm
 from bot.roles import require_lead_or_manager, require_manager
 from bot.text import channel_reference
@@ -607,4 +607,4 @@ def describe(schedule: ReflectionSchedule) -> str:
 
 
 def local(moment: datetime, schedule: ReflectionSchedule) -> str:
-    return moment.astimezone(_zone(schedule.timezone)).strftime("%a %d %b %Y %H:%M")
+    return wall_clock(moment, schedule.timezone)

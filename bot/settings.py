@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.dates import zone
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///./learnloop.db"
 DEFAULT_PORT = 3000
@@ -19,6 +21,7 @@ DEFAULT_WORKER_THREADS = 8
 DEFAULT_EXPERTS_PER_QUESTION = 2
 DEFAULT_ESCALATION_MINUTES = 60
 DEFAULT_REFLECTION_GRACE_MINUTES = 60
+DEFAULT_TIMEZONE = "UTC"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Settings:
     help_channel: str | None = None
     # A reflection run missed while the app was down is still sent within this much time.
     reflection_grace_minutes: int = DEFAULT_REFLECTION_GRACE_MINUTES
+    # The zone whose ISO weeks summaries count in, unless a workspace's managers chose another.
+    timezone: str = DEFAULT_TIMEZONE
 
     @property
     def socket_mode(self) -> bool:
@@ -89,7 +94,7 @@ class Settings:
                 "copy it from your app's Basic Information > App Credentials page",
             ),
             slack_app_token=app_token,
-            slack_api_url=_api_url(environ),
+            slack_api_url=api_url_from_env(environ),
             database_url=database_url_from_env(environ),
             port=_port(environ.get("PORT"), "PORT"),
             capture_emoji=_emoji(environ),
@@ -107,6 +112,7 @@ class Settings:
             reflection_grace_minutes=_positive_int(
                 environ, "LEARNLOOP_REFLECTION_GRACE_MINUTES", DEFAULT_REFLECTION_GRACE_MINUTES
             ),
+            timezone=timezone_from_env(environ),
         )
 
 
@@ -120,6 +126,11 @@ def _required(environ: Mapping[str, str], name: str, how: str) -> str:
     if value is None:
         raise SettingsError(f"{name} is not set: {how}, then put it in .env or the environment.")
     return value
+
+
+def bot_token_from_env(environ: Mapping[str, str]) -> str | None:
+    """SLACK_BOT_TOKEN when set (checked), for commands that can do without Slack."""
+    return _bot_token(environ) if _optional(environ, "SLACK_BOT_TOKEN") else None
 
 
 def _bot_token(environ: Mapping[str, str]) -> str:
@@ -136,7 +147,7 @@ def _bot_token(environ: Mapping[str, str]) -> str:
     return token
 
 
-def _api_url(environ: Mapping[str, str]) -> str:
+def api_url_from_env(environ: Mapping[str, str]) -> str:
     url = _optional(environ, "SLACK_API_URL") or DEFAULT_SLACK_API_URL
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -221,3 +232,13 @@ def _channel_id(environ: Mapping[str, str], name: str) -> str | None:
             f"got {value!r}."
         )
     return value
+
+
+def timezone_from_env(environ: Mapping[str, str]) -> str:
+    """LEARNLOOP_TIMEZONE alone, for commands that need no Slack credentials."""
+    name = _optional(environ, "LEARNLOOP_TIMEZONE") or DEFAULT_TIMEZONE
+    try:
+        zone(name)
+    except ValueError as error:
+        raise SettingsError(f"LEARNLOOP_TIMEZONE: {error}.") from None
+    return name

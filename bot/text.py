@@ -48,3 +48,23 @@ def channel_reference(word: str) -> str | None:
 def is_til_text(text: str) -> bool:
     """Whether a message announces itself as a TIL ("TIL", "TIL:", "til -", "Today I learned")."""
     return bool(_TIL_KEYWORD.match(text))
+
+
+_MARKUP = re.compile(r"<([@#!]?)([^>|]+)(?:\|([^>]*))?>")
+
+
+def without_markup(text: str) -> str:
+    """Slack message text made plain enough to quote inside a link: mentions, channel links and
+    URLs become their labels; entities (&lt;) stay, as Slack expects them."""
+
+    def label(match: re.Match[str]) -> str:
+        sigil, target, shown = match[1], match[2], match[3]
+        if sigil == "@":
+            return "@" + (shown or target)
+        if sigil == "#":
+            return "#" + (shown or target)
+        if sigil == "!":
+            return "@" + (shown or target.split("^")[0])
+        return shown or target
+
+    return " ".join(_MARKUP.sub(label, text).split())

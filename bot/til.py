@@ -145,6 +145,24 @@ def capture_reacted_message(
     )
 
 
+def record_reaction(
+    team_id: str,
+    channel_id: str,
+    message_ts: str,
+    user_id: str,
+    reaction: str,
+    *,
+    added: bool,
+    session: Session,
+) -> bool:
+    """Reactions to TILs are what summaries highlight; retried events count once."""
+    changed = til_store.record_reaction(
+        team_id, channel_id, message_ts, user_id, reaction, added=added, session=session
+    )
+    session.commit()
+    return changed
+
+
 def fetch_message(client: WebClient, channel_id: str, ts: str) -> dict[str, Any] | None:
     """One message by ts: top-level messages from history, thread replies from replies.
 

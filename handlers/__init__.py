@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import errors, events, experts, help_requests, learnloop, reflection, til
+from handlers import (
+    errors,
+    events,
+    experts,
+    help_requests,
+    learnloop,
+    reflection,
+    summary,
+    til,
+)
 
-FEATURES = (errors, events, til, experts, help_requests, reflection, learnloop)
+FEATURES = (errors, events, til, experts, help_requests, reflection, summary, learnloop)
 
 
 def register_all(app: AsyncApp) -> None:

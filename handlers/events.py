@@ -26,6 +26,14 @@ async def handle_reaction_added(
     await ack()
 
 
+async def handle_reaction_removed(
+    ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    await til.on_reaction_removed(event, context)
+    await ack()
+
+
 def register(app: AsyncApp) -> None:
     app.event("message")(handle_message)
     app.event("reaction_added")(handle_reaction_added)
+    app.event("reaction_removed")(handle_reaction_removed)

@@ -46,6 +46,27 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             message_ts=event["deleted_ts"],
         )
     _confirm_after_ack(context, capture)
+    await _count_reaction(event, context, added=True)
+
+
+async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    await _count_reaction(event, context, added=False)
+
+
+async def _count_reaction(event: dict[str, Any], context: AsyncBoltContext, *, added: bool) -> None:
+    """People's reactions to TILs, not the bot's own :books:."""
+    item = event.get("item", {})
+    if item.get("type") != "message" or event.get("user") == context.bot_user_id:
+        return
+    await runtime_of(context).call(
+        til.record_reaction,
+        team_id=str(context.team_id),
+        channel_id=item["channel"],
+        message_ts=item["ts"],
+        user_id=event["user"],
+        reaction=event["reaction"],
+        added=added,
+    )
 
 
 async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -54,7 +54,8 @@ class Til(SQLModel, table=True):
     source: TilSource = Field(sa_type=_enum_of_values(TilSource))
     text: str = Field(sa_column=Column(Text, nullable=False))
     permalink: str | None = Field(default=None, max_length=512)
-    # People's reactions to the TIL's message (the bot's own excluded): what summaries highlight.
+    # People's reactions to the TIL's message (rows in til_reaction; the bot's own left out):
+    # what summaries highlight.
     reaction_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -75,6 +76,22 @@ class TilTag(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("til.id", ondelete="CASCADE"), nullable=False)
     )
     tag: str = Field(max_length=80)
+
+
+class TilReaction(SQLModel, table=True):
+    """A person's emoji reaction to a TIL's message: one row each, so a retried event counts
+    once and a removed reaction un-counts."""
+
+    __tablename__ = "til_reaction"
+    __table_args__ = (UniqueConstraint("til_id", "user_id", "reaction", name="uq_til_reaction"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    til_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("til.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: str = Field(max_length=32)
+    reaction: str = Field(max_length=100)
 
 
 class Role(StrEnum):

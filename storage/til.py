@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilSource, TilTag
+from storage.db import insert_once
+from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilReaction, TilSource, TilTag
 from storage.search import matching_ids
 from storage.types import utcnow
 
@@ -156,3 +157,39 @@ def _add_tags(team_id: str, til_id: int, tags: Iterable[str], *, session: Sessio
     rows = [{"team_id": team_id, "til_id": til_id, "tag": tag} for tag in dict.fromkeys(tags)]
     if rows:
         session.execute(_INSERT_TAG, rows)
+
+
+def record_reaction(
+    team_id: str,
+    channel_id: str,
+    message_ts: str,
+    user_id: str,
+    reaction: str,
+    *,
+    added: bool,
+    session: Session,
+) -> bool:
+    """Count a reaction to a TIL's message, or un-count one taken back; False when the message
+    is no TIL or nothing changed (a retried event). Flushes, never commits."""
+    til = get_til_by_message(team_id, channel_id, message_ts, session=session)
+    if til is None or til.id is None:
+        return False
+    if added:
+        row = TilReaction(team_id=team_id, til_id=til.id, user_id=user_id, reaction=reaction)
+        changed = insert_once(row, session=session)
+    else:
+        removed = session.execute(
+            delete(TilReaction).where(
+                col(TilReaction.til_id) == til.id,
+                col(TilReaction.user_id) == user_id,
+                col(TilReaction.reaction) == reaction,
+            )
+        )
+        changed = bool(removed.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        session.execute(
+            update(Til)
+            .where(col(Til.id) == til.id)
+            .values(reaction_count=col(Til.reaction_count) + (1 if added else -1))
+        )
+    return changed

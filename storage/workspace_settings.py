@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from storage.models import WorkspaceSettings
 from storage.types import utcnow
 
-EDITABLE = ("experts_per_question", "escalation_minutes", "help_channel")
+EDITABLE = ("experts_per_question", "escalation_minutes", "help_channel", "timezone")
 
 
 def get_workspace_settings(team_id: str, *, session: Session) -> WorkspaceSettings | None:

@@ -111,6 +111,7 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "im:write",  # conversations.open for expert and reflection DMs
         "im:history",  # message.im: answers to reflection prompts sent by DM
         "dnd:read",  # routing prefers experts not in Do Not Disturb
+        "files:write",  # the weekly digest's chart
         "users:read",  # users.info: roles, time zones, deactivated people
     }
 
@@ -138,6 +139,20 @@ def test_every_declared_listener_answers_a_signed_sample_with_2xx(
             "user": ALICE,
             "reaction": "thumbsup",
             "item": {"type": "message", "channel": GENERAL, "ts": ts},
+            "event_ts": ts,
+        },
+        "reaction_removed": {
+            "type": "reaction_removed",
+            "user": ALICE,
+            "reaction": "thumbsup",
+            "item": {"type": "message", "channel": GENERAL, "ts": ts},
+            "event_ts": ts,
+        },
+        "app_home_opened": {
+            "type": "app_home_opened",
+            "user": ALICE,
+            "channel": "D0ALICE",
+            "tab": "home",
             "event_ts": ts,
         },
     }

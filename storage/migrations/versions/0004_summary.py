@@ -1,4 +1,4 @@
-"""Summaries: reaction counts on TILs, channel privacy, digest subscriptions and their posts,
+"""Summaries: reactions to TILs, channel privacy, digest subscriptions and their posts,
 the workspace's zone, and the indexes the weekly aggregates read.
 
 Revision ID: 0004_summary
@@ -50,6 +50,17 @@ def upgrade() -> None:
         for name, columns in indexes.items():
             op.create_index(name, table, columns)
     op.create_table(
+        "til_reaction",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("til_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("reaction", sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(["til_id"], ["til.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("til_id", "user_id", "reaction", name="uq_til_reaction"),
+    )
+    op.create_table(
         "channel_info",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("team_id", sa.String(length=32), nullable=False),
@@ -97,6 +108,7 @@ def downgrade() -> None:
     op.drop_index("ix_summary_subscription_due", "summary_subscription")
     op.drop_table("summary_subscription")
     op.drop_table("channel_info")
+    op.drop_table("til_reaction")
     for table, indexes in INDEXES.items():
         for name in indexes:
             op.drop_index(name, table)

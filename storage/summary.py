@@ -1,0 +1,588 @@
+"""The weekly figures, each one aggregate query: the database does the counting, Python only
+receives the numbers and a handful of rows to quote.
+
+Every function takes a `Window` (a workspace, optionally one channel, and a UTC half-open
+interval). Content of private channels is counted everywhere; the queries that return text to
+quote take `hidden_channels`, the channels whose content must not be shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from storage.db import insert_once
+from storage.models import (
+    ChannelInfo,
+    HelpRequest,
+    HelpRequestTag,
+    HelpStatus,
+    ReflectionDelivery,
+    ReflectionResponse,
+    ReflectionRun,
+    SummaryDigest,
+    SummarySubscription,
+    Til,
+    TilTag,
+)
+from storage.types import utcnow
+
+til = Til.__table__  # type: ignore[attr-defined]
+til_tag = TilTag.__table__  # type: ignore[attr-defined]
+question = HelpRequest.__table__  # type: ignore[attr-defined]
+question_tag = HelpRequestTag.__table__  # type: ignore[attr-defined]
+run = ReflectionRun.__table__  # type: ignore[attr-defined]
+delivery = ReflectionDelivery.__table__  # type: ignore[attr-defined]
+response = ReflectionResponse.__table__  # type: ignore[attr-defined]
+channel_info = ChannelInfo.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whose activity, and when: [start, end) in UTC."""
+
+    team_id: str
+    channel_id: str | None
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class QuotedTil:
+    id: int
+    channel_id: str
+    author_id: str
+    text: str
+    permalink: str | None
+    reactions: int
+
+
+@dataclass(frozen=True)
+class QuotedQuestion:
+    id: int
+    channel_id: str
+    asker_id: str
+    text: str
+    permalink: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TagGap:
+    tag: str
+    asked: int
+    unanswered: int
+
+
+@dataclass(frozen=True)
+class HelpCounts:
+    asked: int
+    answered: int
+    resolved: int
+    still_open: int
+
+
+@dataclass(frozen=True)
+class ReflectionCounts:
+    prompts_sent: int
+    responses: int
+    responders: int
+    dm_deliveries: int
+    # Prompts posted in channels this week, per channel: each reaches the channel's members.
+    channel_prompts: dict[str, int]
+    # Distinct (prompt, person) answers to this week's prompts.
+    answered_prompts: int
+
+
+def _in(column: sa.Column[datetime], window: Window) -> ColumnElement[bool]:
+    return sa.and_(column >= window.start, column < window.end)
+
+
+def _scope(table: sa.Table, window: Window) -> ColumnElement[bool]:
+    """The workspace, and the channel when the window has one."""
+    clauses = [table.c.team_id == window.team_id]
+    if window.channel_id is not None:
+        clauses.append(table.c.channel_id == window.channel_id)
+    return sa.and_(*clauses)
+
+
+def _shown(table: sa.Table, hidden_channels: Collection[str]) -> ColumnElement[bool]:
+    if not hidden_channels:
+        return sa.true()
+    return table.c.channel_id.not_in(sorted(hidden_channels))
+
+
+def _counts(session: Session, query: sa.Select[tuple[str, int]]) -> list[Count]:
+    return [Count(str(key), int(count)) for key, count in session.execute(query)]
+
+
+# -- TILs -------------------------------------------------------------------------------------
+
+
+def count_tils(window: Window, *, session: Session) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(til)
+        .where(_scope(til, window), _in(til.c.created_at, window))
+    )
+    return int(session.execute(query).scalar_one())
+
+
+def top_tags(window: Window, limit: int, *, session: Session) -> list[Count]:
+    joined = til_tag.join(til, til.c.id == til_tag.c.til_id)
+    query = (
+        sa.select(til_tag.c.tag, sa.func.count().label("n"))
+        .select_from(joined)
+        .where(_scope(til, window), _in(til.c.created_at, window))
+        .group_by(til_tag.c.tag)
+        .order_by(sa.desc("n"), til_tag.c.tag)
+        .limit(limit)
+    )
+    return _counts(session, query)
+
+
+def top_contributors(window: Window, limit: int, *, session: Session) -> list[Count]:
+    query = (
+        sa.select(til.c.author_id, sa.func.count().label("n"))
+        .where(_scope(til, window), _in(til.c.created_at, window))
+        .group_by(til.c.author_id)
+        .order_by(sa.desc("n"), til.c.author_id)
+        .limit(limit)
+    )
+    return _counts(session, query)
+
+
+def highlighted_tils(
+    window: Window, limit: int, hidden_channels: Collection[str], *, session: Session
+) -> list[QuotedTil]:
+    """The week's most reacted-to TILs (earliest first on a tie), none from hidden channels."""
+    query = (
+        sa.select(
+            til.c.id,
+            til.c.channel_id,
+            til.c.author_id,
+            til.c.text,
+            til.c.permalink,
+            til.c.reaction_count,
+        )
+        .where(
+            _scope(til, window),
+            _in(til.c.created_at, window),
+            _shown(til, hidden_channels),
+            til.c.reaction_count > 0,
+        )
+        .order_by(til.c.reaction_count.desc(), til.c.created_at, til.c.id)
+        .limit(limit)
+    )
+    return [QuotedTil(*row) for row in session.execute(query)]
+
+
+# -- Help -------------------------------------------------------------------------------------
+
+
+def _open_at(moment: datetime) -> ColumnElement[bool]:
+    """Asked before `moment` and not resolved by then."""
+    return sa.and_(
+        question.c.created_at < moment,
+        sa.or_(question.c.resolved_at.is_(None), question.c.resolved_at >= moment),
+    )
+
+
+def help_counts(window: Window, *, session: Session) -> HelpCounts:
+    """Asked, first answered and resolved during the week; still open at its end (or now)."""
+    end = min(window.end, utcnow())
+
+    def counted(condition: ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    # One pass over the workspace's questions that could count; each figure is a conditional sum.
+    query = sa.select(
+        counted(_in(question.c.created_at, window)),
+        counted(_in(question.c.first_answer_at, window)),
+        counted(_in(question.c.resolved_at, window)),
+        counted(_open_at(end)),
+    ).where(
+        _scope(question, window),
+        question.c.created_at < window.end,
+        sa.or_(
+            question.c.created_at >= window.start,
+            question.c.first_answer_at >= window.start,
+            question.c.resolved_at >= window.start,
+            question.c.status != HelpStatus.RESOLVED.value,
+        ),
+    )
+    asked, answered, resolved, still_open = session.execute(query).one()
+    return HelpCounts(int(asked), int(answered), int(resolved), int(still_open))
+
+
+def _seconds_between(
+    session: Session, earlier: sa.Column[datetime], later: sa.Column[datetime]
+) -> ColumnElement[float]:
+    if session.get_bind().dialect.name == "sqlite":
+        return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+    return sa.cast(sa.extract("epoch", later - earlier), sa.Float)
+
+
+def answer_time_percentiles(
+    window: Window, fractions: Sequence[float], *, session: Session
+) -> list[float] | None:
+    """Seconds from question to first answer, for answers given this week, at each fraction
+    (linear interpolation between ranks, as PostgreSQL's percentile_cont); None without any."""
+    where = (_scope(question, window), _in(question.c.first_answer_at, window))
+    total = int(
+        session.execute(sa.select(sa.func.count()).select_from(question).where(*where)).scalar_one()
+    )
+    if total == 0:
+        return None
+    positions = [fraction * (total - 1) for fraction in fractions]
+    wanted = sorted({int(p) for p in positions} | {min(int(p) + 1, total - 1) for p in positions})
+    seconds = _seconds_between(session, question.c.created_at, question.c.first_answer_at)
+    ranked = (
+        sa.select(
+            seconds.label("seconds"),
+            (sa.func.row_number().over(order_by=seconds) - 1).label("position"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(ranked.c.position, ranked.c.seconds).where(ranked.c.position.in_(wanted))
+    )
+    at = {int(position): float(value) for position, value in rows}
+    low_high = [(at[int(p)], at[min(int(p) + 1, total - 1)], p - int(p)) for p in positions]
+    return [low + (high - low) * share for low, high, share in low_high]
+
+
+def oldest_open_questions(
+    window: Window, limit: int, hidden_channels: Collection[str], *, session: Session
+) -> list[QuotedQuestion]:
+    end = min(window.end, utcnow())
+    query = (
+        sa.select(
+            question.c.id,
+            question.c.channel_id,
+            question.c.asker_id,
+            question.c.text,
+            question.c.permalink,
+            question.c.created_at,
+        )
+        .where(
+            _scope(question, window),
+            _open_at(end),
+            _shown(question, hidden_channels),
+        )
+        .order_by(question.c.created_at, question.c.id)
+        .limit(limit)
+    )
+    return [QuotedQuestion(*row) for row in session.execute(query)]
+
+
+def knowledge_gaps(window: Window, limit: int, *, session: Session) -> list[TagGap]:
+    """Tags of this week's questions, ranked by how many had no answer by the week's end."""
+    joined = question_tag.join(question, question.c.id == question_tag.c.help_request_id)
+    unanswered = sa.or_(
+        question.c.first_answer_at.is_(None), question.c.first_answer_at >= window.end
+    )
+    missing = sa.func.sum(sa.case((unanswered, 1), else_=0)).label("missing")
+    query = (
+        sa.select(question_tag.c.tag, sa.func.count(), missing)
+        .select_from(joined)
+        .where(_scope(question, window), _in(question.c.created_at, window))
+        .group_by(question_tag.c.tag)
+        .having(missing > 0)
+        .order_by(sa.desc("missing"), question_tag.c.tag)
+        .limit(limit)
+    )
+    return [TagGap(tag, int(asked), int(gap)) for tag, asked, gap in session.execute(query)]
+
+
+def top_answerers(window: Window, limit: int, *, session: Session) -> list[Count]:
+    """Who gave the first answer most often this week."""
+    query = (
+        sa.select(question.c.first_answerer_id, sa.func.count().label("n"))
+        .where(
+            _scope(question, window),
+            _in(question.c.first_answer_at, window),
+            question.c.first_answerer_id.is_not(None),
+        )
+        .group_by(question.c.first_answerer_id)
+        .order_by(sa.desc("n"), question.c.first_answerer_id)
+        .limit(limit)
+    )
+    return _counts(session, query)
+
+
+# -- Reflection -------------------------------------------------------------------------------
+
+
+def reflection_counts(window: Window, *, session: Session) -> ReflectionCounts:
+    """A reflection belongs to the channel its schedule is for, wherever it was answered."""
+    week_runs = sa.and_(_scope(run, window), _in(run.c.sent_at, window))
+    dm_runs = sa.select(run.c.id).where(week_runs, run.c.id.in_(sa.select(delivery.c.run_id)))
+    prompts_sent = int(
+        session.execute(sa.select(sa.func.count()).select_from(run).where(week_runs)).scalar_one()
+    )
+    dm_deliveries = int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(delivery.join(run, run.c.id == delivery.c.run_id))
+            .where(week_runs)
+        ).scalar_one()
+    )
+    channel_prompts = {
+        str(channel): int(n)
+        for channel, n in session.execute(
+            sa.select(run.c.channel_id, sa.func.count())
+            .where(week_runs, run.c.id.not_in(dm_runs))
+            .group_by(run.c.channel_id)
+        )
+    }
+    answered_of_response = response.join(run, run.c.id == response.c.run_id)
+    responses, responders = session.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(response.c.user_id)))
+        .select_from(answered_of_response)
+        .where(_scope(run, window), _in(response.c.created_at, window))
+    ).one()
+    pairs = (
+        sa.select(response.c.run_id, response.c.user_id)
+        .select_from(answered_of_response)
+        .where(week_runs)
+        .distinct()
+        .subquery()
+    )
+    answered_prompts = int(
+        session.execute(sa.select(sa.func.count()).select_from(pairs)).scalar_one()
+    )
+    return ReflectionCounts(
+        prompts_sent=prompts_sent,
+        responses=int(responses),
+        responders=int(responders),
+        dm_deliveries=dm_deliveries,
+        channel_prompts=channel_prompts,
+        answered_prompts=answered_prompts,
+    )
+
+
+# -- Participation ----------------------------------------------------------------------------
+
+
+def _contributions(window: Window, before: datetime | None) -> sa.CompoundSelect:
+    """Who contributed (posted a TIL, asked, answered first, reflected) in the window, or,
+    with `before`, at any time before it."""
+
+    def when(column: sa.Column[datetime]) -> ColumnElement[bool]:
+        return column < before if before is not None else _in(column, window)
+
+    return sa.union(
+        sa.select(til.c.author_id.label("user_id")).where(
+            _scope(til, window), when(til.c.created_at)
+        ),
+        sa.select(question.c.asker_id).where(_scope(question, window), when(question.c.created_at)),
+        sa.select(question.c.first_answerer_id).where(
+            _scope(question, window),
+            question.c.first_answerer_id.is_not(None),
+            when(question.c.first_answer_at),
+        ),
+        sa.select(response.c.user_id)
+        .select_from(response.join(run, run.c.id == response.c.run_id))
+        .where(_scope(run, window), when(response.c.created_at)),
+    )
+
+
+def active_members(window: Window, *, session: Session) -> list[str]:
+    active = _contributions(window, None).subquery()
+    return sorted(str(user) for user in session.execute(sa.select(active.c.user_id)).scalars())
+
+
+def first_time_contributors(window: Window, *, session: Session) -> list[str]:
+    """Active this week, with no contribution in the same scope before it."""
+    active = _contributions(window, None).subquery()
+    earlier = _contributions(window, window.start).subquery()
+    query = sa.select(active.c.user_id).where(active.c.user_id.not_in(sa.select(earlier.c.user_id)))
+    return sorted(str(user) for user in session.execute(query).scalars())
+
+
+# -- The chart --------------------------------------------------------------------------------
+
+
+def weekly_series(
+    team_id: str, channel_id: str | None, boundaries: Sequence[datetime], *, session: Session
+) -> dict[str, list[int]]:
+    """TILs, questions, first answers and reflections per interval between consecutive
+    boundaries: one query per table, each week a conditional sum."""
+    window = Window(team_id, channel_id, boundaries[0], boundaries[-1])
+    weeks = list(pairwise(boundaries))
+
+    def per_week(
+        table: sa.Table, column: sa.Column[datetime], scope: sa.Table, joined: sa.FromClause
+    ) -> list[int]:
+        sums = [
+            sa.func.coalesce(
+                sa.func.sum(sa.case((sa.and_(column >= a, column < b), 1), else_=0)), 0
+            )
+            for a, b in weeks
+        ]
+        row = session.execute(
+            sa.select(*sums).select_from(joined).where(_scope(scope, window), _in(column, window))
+        ).one()
+        return [int(n) for n in row]
+
+    return {
+        "tils": per_week(til, til.c.created_at, til, til),
+        "questions": per_week(question, question.c.created_at, question, question),
+        "answered": per_week(question, question.c.first_answer_at, question, question),
+        "reflections": per_week(
+            response,
+            response.c.created_at,
+            run,
+            response.join(run, run.c.id == response.c.run_id),
+        ),
+    }
+
+
+# -- Channel privacy --------------------------------------------------------------------------
+
+
+def remember_privacy(team_id: str, channel_id: str, is_private: bool, *, session: Session) -> None:
+    """Record what Slack said; flushes, never commits."""
+    row = session.exec(
+        select(ChannelInfo).where(
+            ChannelInfo.team_id == team_id, ChannelInfo.channel_id == channel_id
+        )
+    ).one_or_none() or ChannelInfo(team_id=team_id, channel_id=channel_id, is_private=is_private)
+    row.is_private = is_private
+    row.checked_at = utcnow()
+    session.add(row)
+    session.flush()
+
+
+def recent_privacy(
+    team_id: str, channel_ids: Collection[str], since: datetime, *, session: Session
+) -> dict[str, bool]:
+    """What Slack said about these channels, where it said it after `since`."""
+    if not channel_ids:
+        return {}
+    rows = session.execute(
+        sa.select(channel_info.c.channel_id, channel_info.c.is_private).where(
+            channel_info.c.team_id == team_id,
+            channel_info.c.channel_id.in_(sorted(channel_ids)),
+            channel_info.c.checked_at >= since,
+        )
+    )
+    return {str(channel): bool(private) for channel, private in rows}
+
+
+# -- One person's week (App Home) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonalWeek:
+    tils: list[QuotedTil]
+    til_count: int
+    answers: int
+    reflections: int
+
+
+def personal_week(
+    team_id: str, user_id: str, window: Window, limit: int, *, session: Session
+) -> PersonalWeek:
+    mine = sa.and_(til.c.team_id == team_id, til.c.author_id == user_id)
+    latest = session.execute(
+        sa.select(
+            til.c.id,
+            til.c.channel_id,
+            til.c.author_id,
+            til.c.text,
+            til.c.permalink,
+            til.c.reaction_count,
+        )
+        .where(mine, _in(til.c.created_at, window))
+        .order_by(til.c.created_at.desc(), til.c.id.desc())
+        .limit(limit)
+    )
+
+    def count(query: sa.Select[int]) -> int:
+        return int(session.execute(query).scalar_one())
+
+    return PersonalWeek(
+        tils=[QuotedTil(*row) for row in latest],
+        til_count=count(
+            sa.select(sa.func.count()).select_from(til).where(mine, _in(til.c.created_at, window))
+        ),
+        answers=count(
+            sa.select(sa.func.count())
+            .select_from(question)
+            .where(
+                question.c.team_id == team_id,
+                question.c.first_answerer_id == user_id,
+                _in(question.c.first_answer_at, window),
+            )
+        ),
+        reflections=count(
+            sa.select(sa.func.count())
+            .select_from(response)
+            .where(
+                response.c.team_id == team_id,
+                response.c.user_id == user_id,
+                _in(response.c.created_at, window),
+            )
+        ),
+    )
+
+
+# -- Digest subscriptions ---------------------------------------------------------------------
+
+
+def get_subscription(
+    team_id: str, channel_id: str, *, session: Session
+) -> SummarySubscription | None:
+    return session.exec(
+        select(SummarySubscription).where(
+            SummarySubscription.team_id == team_id, SummarySubscription.channel_id == channel_id
+        )
+    ).one_or_none()
+
+
+def list_subscriptions(team_id: str, *, session: Session) -> list[SummarySubscription]:
+    return list(
+        session.exec(
+            select(SummarySubscription)
+            .where(SummarySubscription.team_id == team_id)
+            .order_by(col(SummarySubscription.id))
+        )
+    )
+
+
+def due_subscriptions(now: datetime, *, session: Session) -> list[SummarySubscription]:
+    return list(
+        session.exec(
+            select(SummarySubscription)
+            .where(col(SummarySubscription.next_run_at) <= now)
+            .order_by(col(SummarySubscription.next_run_at), col(SummarySubscription.id))
+        )
+    )
+
+
+def claim_digest(
+    subscription: SummarySubscription, iso_week: str, *, session: Session
+) -> SummaryDigest | None:
+    """The digest of a week for a channel, recorded once; None when it was already claimed."""
+    digest = SummaryDigest(
+        team_id=subscription.team_id,
+        channel_id=subscription.channel_id,
+        iso_week=iso_week,
+        subscription_id=subscription.id,
+    )
+    return digest if insert_once(digest, session=session) else None
