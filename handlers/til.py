@@ -46,7 +46,6 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             message_ts=event["deleted_ts"],
         )
     _confirm_after_ack(context, capture)
-    await _count_reaction(event, context, added=True)
 
 
 async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -84,6 +83,7 @@ async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) ->
             reactor_id=event["user"],
         )
     _confirm_after_ack(context, capture)
+    await _count_reaction(event, context, added=True)
 
 
 async def handle_til_command(

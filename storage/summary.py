@@ -456,16 +456,15 @@ def weekly_series(
 
 
 def remember_privacy(team_id: str, channel_id: str, is_private: bool, *, session: Session) -> None:
-    """Record what Slack said; flushes, never commits."""
-    row = session.exec(
-        select(ChannelInfo).where(
-            ChannelInfo.team_id == team_id, ChannelInfo.channel_id == channel_id
+    """Record what Slack said, whoever else records it at the same time; flushes, never
+    commits."""
+    row = ChannelInfo(team_id=team_id, channel_id=channel_id, is_private=is_private)
+    if not insert_once(row, session=session):
+        session.execute(
+            sa.update(channel_info)
+            .where(channel_info.c.team_id == team_id, channel_info.c.channel_id == channel_id)
+            .values(is_private=is_private, checked_at=utcnow())
         )
-    ).one_or_none() or ChannelInfo(team_id=team_id, channel_id=channel_id, is_private=is_private)
-    row.is_private = is_private
-    row.checked_at = utcnow()
-    session.add(row)
-    session.flush()
 
 
 def recent_privacy(
