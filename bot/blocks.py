@@ -445,9 +445,9 @@ def home(user_id: str, week: str, mine: PersonalWeek, team: Summary | None) -> B
             _section(
                 render(
                     "home_mine",
-                    tils=mine.til_count,
-                    answers=mine.answers,
-                    reflections=mine.reflections,
+                    tils=summary_report.plural(mine.til_count, "TIL"),
+                    answers=summary_report.plural(mine.answers, "first answer"),
+                    reflections=summary_report.plural(mine.reflections, "reflection"),
                 )
             )
         )

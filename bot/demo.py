@@ -22,11 +22,12 @@ from bot import blocks
 from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, Delivery, SlackEmulator
 from bot.export import export_jsonl
 from bot.help_requests import SUGGESTION_HOLD
-from bot.jobs import run_held_routing, run_reflections
+from bot.jobs import run_digests, run_held_routing, run_reflections
 from bot.reflection import list_schedules
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
+from bot.summary import subscriptions
 from storage.db import create_db_engine, create_session_factory, session_scope
 from storage.types import utcnow
 
@@ -104,6 +105,7 @@ def run_demo(console: Console) -> None:
             try:
                 _ask_scenario(transcript, scheduler_runtime)
                 _reflect_scenario(transcript, scheduler_runtime)
+                _summary_scenario(transcript, scheduler_runtime)
             finally:
                 scheduler_runtime.close()
         _report(console, database_url)
@@ -257,13 +259,38 @@ def _reflect_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
         emulator.post_message(user, GENERAL, answer, thread_ts=str(prompt.response["ts"]))
 
 
-def _wait_for_response(emulator: SlackEmulator, timeout: float = 10) -> dict[str, Any]:
+def _summary_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
+    emulator = show.emulator
+    show.step("15. The community manager's week: a summary, and a weekly digest with a chart")
+    show.says(ALICE, "/summary all")
+    seen = len(emulator.responses)
+    show.ack(emulator.slash_command(ALICE, GENERAL, "/summary", "all"), ALICE)
+    shown = _wait_for_response(emulator, seen=seen)
+    show.bot(blocks.plain_text(shown["blocks"]), only_for=ALICE)
+    command = f"subscribe <#{GENERAL}|general> all mon 09:00"
+    show.says(ALICE, f"/summary {command}")
+    show.ack(emulator.slash_command(ALICE, GENERAL, "/summary", command), ALICE)
+    with session_scope(scheduler_runtime.sessions) as session:
+        [subscription] = subscriptions(emulator.team_id, session=session)
+    show.console.print("[dim](the scheduler's sweep on Monday at 09:00)[/]")
+    run_digests(scheduler_runtime, subscription.next_run_at + timedelta(seconds=1))
+    digest = show.wait("chat.postMessage", lambda call: "LearnLoop summary" in call.params["text"])
+    first_line = str(digest.params["text"]).splitlines()[0]
+    show.bot(f"posted in #general: {first_line} …")
+    for chart in emulator.shared_files():
+        show.bot(f"attached in the thread: {chart.filename} ({len(chart.data or b'')} bytes, PNG)")
+
+
+def _wait_for_response(
+    emulator: SlackEmulator, *, seen: int = 0, timeout: float = 10
+) -> dict[str, Any]:
+    """The first answer LearnLoop sends through a response_url after the `seen` earlier ones."""
     deadline = time.monotonic() + timeout
-    while not emulator.responses:
+    while len(emulator.responses) <= seen:
         if time.monotonic() > deadline:
-            raise TimeoutError("LearnLoop never answered the shortcut through its response_url")
+            raise TimeoutError("LearnLoop never answered through the response_url")
         time.sleep(0.02)
-    return emulator.responses[-1]
+    return emulator.responses[seen]
 
 
 def _report(console: Console, database_url: str) -> None:

@@ -80,7 +80,7 @@ def sections(summary: Summary, style: Style) -> list[Section]:
     unknown = render("summary_unknown")
     change = summary.tils - summary.tils_previous_week
     learned = [
-        render("summary_tils", count=summary.tils, change=f"{change:+d}"),
+        render("summary_tils", tils=plural(summary.tils, "TIL"), change=f"{change:+d}"),
         render(
             "summary_top_tags",
             tags=", ".join(f"#{c.key} ({c.count})" for c in summary.top_tags) or nothing,
@@ -90,7 +90,7 @@ def sections(summary: Summary, style: Style) -> list[Section]:
     learned += [
         render(
             "summary_highlight",
-            reactions=til.reactions,
+            reactions=plural(til.reactions, "reaction"),
             text=style.link(quote(til.text), til.permalink),
             author=style.user(til.author_id),
         )
@@ -130,17 +130,19 @@ def sections(summary: Summary, style: Style) -> list[Section]:
     reflection = [
         render(
             "summary_reflection",
-            prompts=summary.reflection.prompts_sent,
-            responses=summary.reflection.responses,
+            prompts=plural(summary.reflection.prompts_sent, "prompt"),
+            responses=plural(summary.reflection.responses, "response"),
             rate=percent(summary.response_rate) or unknown,
             share=percent(summary.reflection_share) or unknown,
         )
     ]
     participation = [
-        render(
+        render("summary_participation_unknown", active=len(summary.active_members))
+        if summary.members is None
+        else render(
             "summary_participation",
             active=len(summary.active_members),
-            members=unknown if summary.members is None else summary.members,
+            members=summary.members,
             share=percent(summary.active_share) or unknown,
         ),
         render(
@@ -154,6 +156,11 @@ def sections(summary: Summary, style: Style) -> list[Section]:
         Section(render("summary_section_reflection"), reflection),
         Section(render("summary_section_participation"), participation),
     ]
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 TIL", "2 TILs", "0 responses"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def duration(seconds: float | None) -> str | None:

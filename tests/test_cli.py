@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from bot.emulator import ALICE, BOB, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer
 from tests.conftest import eventually
+from tests.week_data import ZONE, seed
 
 LEARNLOOP = [sys.executable, "-m", "bot"]
 
@@ -133,6 +134,13 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "posted in #general: 🌱 *Time to reflect* (Weekly retro)",
         "reflection from bob: I learned to write the test first",
         "reflection from carol: Pairing with bob",
+        "(only visible to alice): *📊 LearnLoop summary for the whole workspace, week",
+        "5 TILs posted (+5 on the week before)",
+        "1 asked, 1 answered, 1 resolved, 0 still open",
+        "1 prompt sent, 2 responses",
+        "Every Mon at 09:00 (UTC) I'll post the digest of the whole workspace in #general",
+        "posted in #general: *📊 LearnLoop summary for the whole workspace",
+        "attached in the thread: learnloop-2026-W",
         "5 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"
@@ -190,3 +198,88 @@ def test_export_includes_reflection_schedules_runs_and_answers(
     assert by_type["reflection_run"]["prompt"] in prompt.params["text"]
     assert by_type["reflection_response"]["user_id"] == BOB
     assert by_type["reflection_response"]["text"] == "I learned to ask sooner"
+
+
+def test_summary_gives_the_same_figures_as_json_csv_and_markdown_with_a_chart(
+    engine: Engine, database_url: str, emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    seed(engine, emulator.team_id)
+    env = {"DATABASE_URL": database_url, "LEARNLOOP_TIMEZONE": ZONE}
+    week = ["--team", emulator.team_id, "--week", "2026-W47"]
+    as_json = learnloop("summary", *week, "--format", "json", env=env, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    figures = json.loads(as_json.stdout)
+    assert (figures["week"], figures["timezone"]) == ("2026-W47", ZONE)
+    assert figures["tils"]["posted"] == 4 and figures["tils"]["change"] == 3
+    assert figures["tils"]["top_tags"][0] == {"tag": "python", "count": 2}
+    assert figures["help"]["asked"] == 3 and figures["help"]["still_open"] == 4
+    assert figures["help"]["median_seconds_to_first_answer"] == pytest.approx(7200, abs=0.01)
+    assert figures["reflection"]["responses"] == 4
+    assert figures["participation"]["active_members"] == 4
+    # Offline: no Slack to ask, so no channel sizes and nothing quoted.
+    assert figures["participation"]["members"] is None and figures["tils"]["highlights"] == []
+
+    chart = tmp_path / "weeks.png"
+    as_csv = learnloop(
+        "summary", *week, "--format", "csv", "--chart", str(chart), env=env, cwd=tmp_path
+    )
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = dict(line.split(",", 1) for line in as_csv.stdout.splitlines()[1:])
+    assert rows["tils.posted"] == "4" and rows["tils.top_tags.1.tag"] == "python"
+    assert rows["help.knowledge_gaps.1.tag"] == "kubernetes"
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+    out = tmp_path / "week.md"
+    as_md = learnloop("summary", *week, "--out", str(out), env=env, cwd=tmp_path)
+    assert as_md.returncode == 0, as_md.stderr
+    markdown = out.read_text(encoding="utf-8")
+    assert markdown.startswith("# LearnLoop summary for the whole workspace, week 2026-W47")
+    assert "- 4 TILs posted (+3 on the week before)" in markdown
+    assert f"- Top contributors: @{ALICE} (3), @{BOB} (1)" in markdown
+
+
+def test_summary_with_slack_counts_members_and_quotes_public_channels(
+    engine: Engine, database_url: str, emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    seed(engine, emulator.team_id)
+    env = {
+        "DATABASE_URL": database_url,
+        "LEARNLOOP_TIMEZONE": ZONE,
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_API_URL": emulator.api_url,
+    }
+    result = learnloop(
+        "summary",
+        "--team",
+        emulator.team_id,
+        "--channel",
+        GENERAL,
+        "--week",
+        "2026-W47",
+        "--format",
+        "json",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["channel_id"] == GENERAL and figures["tils"]["posted"] == 2
+    assert figures["participation"]["members"] == 4
+    assert [h["text"][:6] for h in figures["tils"]["highlights"]] == ["TIL t1", "TIL t2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--format", "xml"], "md, json or csv"),
+        (["--week", "2026-W99"], "2026 has no week 99"),
+    ],
+)
+def test_summary_refuses_bad_options_with_exit_2(
+    args: list[str], named: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'll.db'}"}
+    assert learnloop("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    result = learnloop("summary", "--team", "T1", *args, env=env, cwd=tmp_path)
+    assert result.returncode == 2 and named in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -73,7 +73,7 @@ def test_a_manager_sees_the_weeks_summary_in_the_workspace_zone_privately(
     assert "median 2h 00m, 90th percentile 4d 16h" in text
     assert "Knowledge gaps (unanswered of asked): #kubernetes (1/1)" in text
     assert "2 prompts sent, 4 responses, response rate 43%, 75% of members took part" in text
-    assert "4 active members of 4 (100%)" in text
+    assert "Active members: 4 of 4 (100%)" in text
     assert "How do I q5" not in text, "a private question is not quoted workspace-wide"
 
 
@@ -85,8 +85,8 @@ def test_a_private_channels_summary_quotes_it_only_when_asked_there(
     summary_command(emulator, ALICE, "2026-W47", channel=LEADS)  # this channel by default
     summary_command(emulator, ALICE, "<#C0LEADS|leads> 2026-W47", channel=GENERAL)
     there, elsewhere = shown_privately(emulator, 1)["text"], shown_privately(emulator, 2)["text"]
-    assert "1 TILs posted" in there and "TIL t4" in there and "How do I q5" in there
-    assert "1 TILs posted" in elsewhere and "TIL t4" not in elsewhere
+    assert "1 TIL posted" in there and "TIL t4" in there and "How do I q5" in there
+    assert "1 TIL posted" in elsewhere and "TIL t4" not in elsewhere
     assert "How do I q5" not in elsewhere
 
 
@@ -176,7 +176,7 @@ def test_app_home_shows_everyone_their_week_and_managers_the_team(
     assert emulator.open_app_home(BOB).status == 200
     bob_home = eventually(lambda: emulator.home_view(BOB), what="Bob's Home tab")
     bob_text = str(bob_home["blocks"])
-    assert "You posted 1 TILs, gave 0 first answers and 0 reflections" in bob_text
+    assert "This week you posted 1 TIL, gave 0 first answers and shared 0 reflections" in bob_text
     assert "the home tab shows my week" in bob_text
     assert "The team this week" not in bob_text, "members see their own week only"
 
@@ -184,7 +184,7 @@ def test_app_home_shows_everyone_their_week_and_managers_the_team(
     alice_home = eventually(lambda: emulator.home_view(ALICE), what="Alice's Home tab")
     alice_text = str(alice_home["blocks"])
     assert "Nothing yet this week" in alice_text
-    assert "The team this week" in alice_text and "1 TILs posted" in alice_text
+    assert "The team this week" in alice_text and "1 TIL posted" in alice_text
 
 
 def test_reactions_to_a_til_are_counted_once_each_and_uncounted_when_removed(
