@@ -69,6 +69,17 @@ class QuotedTil:
     reactions: int
 
 
+# The columns of a QuotedTil, in its order.
+_QUOTED_TIL = (
+    til.c.id,
+    til.c.channel_id,
+    til.c.author_id,
+    til.c.text,
+    til.c.permalink,
+    til.c.reaction_count,
+)
+
+
 @dataclass(frozen=True)
 class QuotedQuestion:
     id: int
@@ -169,14 +180,7 @@ def highlighted_tils(
 ) -> list[QuotedTil]:
     """The week's most reacted-to TILs (earliest first on a tie), none from hidden channels."""
     query = (
-        sa.select(
-            til.c.id,
-            til.c.channel_id,
-            til.c.author_id,
-            til.c.text,
-            til.c.permalink,
-            til.c.reaction_count,
-        )
+        sa.select(*_QUOTED_TIL)
         .where(
             _scope(til, window),
             _in(til.c.created_at, window),
@@ -499,14 +503,7 @@ def personal_week(
 ) -> PersonalWeek:
     mine = sa.and_(til.c.team_id == team_id, til.c.author_id == user_id)
     latest = session.execute(
-        sa.select(
-            til.c.id,
-            til.c.channel_id,
-            til.c.author_id,
-            til.c.text,
-            til.c.permalink,
-            til.c.reaction_count,
-        )
+        sa.select(*_QUOTED_TIL)
         .where(mine, _in(til.c.created_at, window))
         .order_by(til.c.created_at.desc(), til.c.id.desc())
         .limit(limit)
