@@ -452,7 +452,7 @@ def _run(
             error.response.get("error"),
         )
         return run
-    store.set_run_message(run, ts, session=session)
+    store.mark_run_sent(run, ts, session=session)
     session.commit()
     return run
 
@@ -485,6 +485,7 @@ def _deliver_by_dm(
         session.commit()
         dm, ts = post_dm(client, user_id, message)
         store.set_delivery_message(delivery, dm, ts, session=session)
+        store.mark_run_sent(run, None, session=session)  # summaries count runs by when sent
         session.commit()
     return ",".join(sorted(seen))
 

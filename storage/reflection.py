@@ -72,9 +72,10 @@ def claim_run(
     return run if insert_once(run, session=session) else None
 
 
-def set_run_message(run: ReflectionRun, ts: str, *, session: Session) -> None:
-    run.message_ts = ts
-    run.sent_at = utcnow()
+def mark_run_sent(run: ReflectionRun, message_ts: str | None, *, session: Session) -> None:
+    """The run went out: posted as `message_ts`, or (None) by DM to its first recipient."""
+    run.message_ts = message_ts or run.message_ts
+    run.sent_at = run.sent_at or utcnow()
     session.add(run)
     session.flush()
 

@@ -382,39 +382,53 @@ def reflection_counts(window: Window, *, session: Session) -> ReflectionCounts:
 # -- Participation ----------------------------------------------------------------------------
 
 
-def _contributions(window: Window, before: datetime | None) -> sa.CompoundSelect:
-    """Who contributed (posted a TIL, asked, answered first, reflected) in the window, or,
-    with `before`, at any time before it."""
-
-    def when(column: sa.Column[datetime]) -> ColumnElement[bool]:
-        return column < before if before is not None else _in(column, window)
-
+def _contributions(window: Window) -> sa.CompoundSelect:
+    """Who contributed (posted a TIL, asked, answered first, reflected) in the window."""
     return sa.union(
         sa.select(til.c.author_id.label("user_id")).where(
-            _scope(til, window), when(til.c.created_at)
+            _scope(til, window), _in(til.c.created_at, window)
         ),
-        sa.select(question.c.asker_id).where(_scope(question, window), when(question.c.created_at)),
+        sa.select(question.c.asker_id).where(
+            _scope(question, window), _in(question.c.created_at, window)
+        ),
         sa.select(question.c.first_answerer_id).where(
             _scope(question, window),
             question.c.first_answerer_id.is_not(None),
-            when(question.c.first_answer_at),
+            _in(question.c.first_answer_at, window),
         ),
         sa.select(response.c.user_id)
         .select_from(response.join(run, run.c.id == response.c.run_id))
-        .where(_scope(run, window), when(response.c.created_at)),
+        .where(_scope(run, window), _in(response.c.created_at, window)),
     )
 
 
 def active_members(window: Window, *, session: Session) -> list[str]:
-    active = _contributions(window, None).subquery()
+    active = _contributions(window).subquery()
     return sorted(str(user) for user in session.execute(sa.select(active.c.user_id)).scalars())
 
 
 def first_time_contributors(window: Window, *, session: Session) -> list[str]:
-    """Active this week, with no contribution in the same scope before it."""
-    active = _contributions(window, None).subquery()
-    earlier = _contributions(window, window.start).subquery()
-    query = sa.select(active.c.user_id).where(active.c.user_id.not_in(sa.select(earlier.c.user_id)))
+    """Active this week, with no contribution in the same scope before it: for each of the
+    week's few active people, one index probe per kind of contribution."""
+    active = _contributions(window).subquery()
+    person = active.c.user_id
+
+    def before(
+        table: sa.Table, who: sa.Column[str], when: sa.Column[datetime], scope: sa.Table
+    ) -> ColumnElement[bool]:
+        joined = table if scope is table else table.join(run, run.c.id == table.c.run_id)
+        return sa.exists(
+            sa.select(1)
+            .select_from(joined)
+            .where(_scope(scope, window), who == person, when < window.start)
+        )
+
+    query = sa.select(person).where(
+        ~before(til, til.c.author_id, til.c.created_at, til),
+        ~before(question, question.c.asker_id, question.c.created_at, question),
+        ~before(question, question.c.first_answerer_id, question.c.first_answer_at, question),
+        ~before(response, response.c.user_id, response.c.created_at, run),
+    )
     return sorted(str(user) for user in session.execute(query).scalars())
 
 

@@ -9,11 +9,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.emulator import ALICE, BOB, ENGINEERING, GENERAL, LEADS, SlackEmulator
-from bot.jobs import run_digests
+from bot.jobs import run_digests, run_reflections
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer
 from bot.settings import Settings
-from storage.models import SummaryDigest, SummarySubscription, Til
+from storage.models import (
+    ReflectionResponse,
+    ReflectionSchedule,
+    SummaryDigest,
+    SummarySubscription,
+    Til,
+)
 from tests.conftest import eventually
 from tests.week_data import ZONE, seed, utc
 
@@ -208,3 +214,24 @@ def test_reactions_to_a_til_are_counted_once_each_and_uncounted_when_removed(
     emulator.remove_reaction(BOB, GENERAL, ts, "tada")
     [til] = rows(engine, Til)
     assert til.reaction_count == 1
+
+
+def test_prompts_sent_by_dm_count_in_the_summary_with_their_recipients(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    reply = emulator.slash_command(
+        ALICE, ENGINEERING, "/reflect", "schedule weekly fri 16:00 Etc/UTC dm"
+    ).json()
+    assert "by DM" in reply["text"]
+    [schedule] = rows(engine, ReflectionSchedule)
+    runtime = Runtime(settings)
+    try:
+        assert run_reflections(runtime, schedule.next_run_at + SECOND) == [schedule.id]
+    finally:
+        runtime.close()
+    emulator.post_message(BOB, emulator.open_im(BOB).id, "I learned to pair on reviews")
+    eventually(lambda: rows(engine, ReflectionResponse), what="Bob's answer kept")
+    summary_command(emulator, ALICE, "this week", channel=ENGINEERING)
+    text = shown_privately(emulator)["text"]
+    # Alice, Bob and Carol got the DM; Bob answered: 1 of 3 reached, 1 of 3 members.
+    assert "1 prompt sent, 1 response, response rate 33%, 33% of members took part" in text
