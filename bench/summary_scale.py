@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--reflection-responses", type=int, default=50_000)
     parser.add_argument("--workspaces", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
     sizes = {
         "tils": args.tils,
@@ -131,8 +132,13 @@ def main() -> None:
     console = Console()
     results = []
     for url in urls:
-        Path("/tmp/bench-data").mkdir(exist_ok=True)
-        ensure(url, **sizes)
+        if url.startswith("sqlite:////"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            ensure(url, **sizes)
+        except sa.exc.OperationalError as error:
+            console.print(f"[yellow]skipped {url}: the database is unreachable ({error.orig})")
+            continue
         results += measure(url, args.repeats, args.workspaces)
     table = Table(title=f"Weekly summary, {WEEK.label} ({ZONE}), {sizes}")
     for column in ("database", "what", "p50 ms", "max ms", "vs baseline"):
@@ -146,8 +152,8 @@ def main() -> None:
             f"{row['vs_baseline']:.1f}x",
         )
     console.print(table)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"summary-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    args.results.mkdir(exist_ok=True)
+    out = args.results / f"summary-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"sizes": sizes, "results": results}, indent=2))
     console.print(f"written to {out}")
 
