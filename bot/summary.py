@@ -19,7 +19,8 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot import blocks
@@ -353,6 +354,13 @@ class _Privacy:
         return private
 
 
+def _reason(error: SlackClientError) -> str:
+    """What Slack said (`not_in_channel`), or what went wrong on the way."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return type(error).__name__
+
+
 class _Members:
     """How many people a channel or the workspace has (bots left out), asked of Slack once."""
 
@@ -449,16 +457,21 @@ def send_summary(
     session: Session,
     client: WebClient,
 ) -> Summary:
-    """Compute the summary after the ack and show it to the requester only."""
-    figures = summarise(
-        team_id,
-        request.channel_id,
-        week,
-        zone_name,
-        session=session,
-        client=client,
-        shown_in=shown_in,
-    )
+    """Compute the summary after the ack and show it to the requester only; if the database or
+    Slack fails meanwhile, say so to the requester (and log it) rather than go quiet."""
+    try:
+        figures = summarise(
+            team_id,
+            request.channel_id,
+            week,
+            zone_name,
+            session=session,
+            client=client,
+            shown_in=shown_in,
+        )
+    except (SQLAlchemyError, SlackClientError):
+        tell_privately(response_url, blocks.notice("summary_failed"))
+        raise
     tell_privately(response_url, blocks.summary(figures))
     return figures
 
@@ -634,13 +647,13 @@ def post_due_digests(
             digest.chart_file_id = _upload_chart(
                 client, summary, subscription.channel_id, digest.message_ts, session=session
             )
-        except SlackApiError as error:
+        except SlackClientError as error:  # an API refusal, or the upload URL failing
             logger.warning(
-                "digest %s for %s in %s not posted: %s",
+                "digest %s for %s in %s not posted in full: %s",
                 week.label,
                 subscription.id,
                 subscription.channel_id,
-                error.response.get("error"),
+                _reason(error),
             )
         session.add(digest)
         session.commit()

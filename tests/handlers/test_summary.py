@@ -235,3 +235,24 @@ def test_prompts_sent_by_dm_count_in_the_summary_with_their_recipients(
     text = shown_privately(emulator)["text"]
     # Alice, Bob and Carol got the DM; Bob answered: 1 of 3 reached, 1 of 3 members.
     assert "1 prompt sent, 1 response, response rate 33%, 33% of members took part" in text
+
+
+def test_a_digest_slack_refuses_is_logged_and_the_sweep_goes_on(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    summary_command(emulator, ALICE, "subscribe <#C0ENG|engineering> all fri 17:00")
+    summary_command(emulator, ALICE, "subscribe <#C0GENERAL|general> all fri 17:00")
+    first, second = rows(engine, SummarySubscription)
+    emulator.fail("chat.postMessage", error="not_in_channel")  # the first digest's post
+    emulator.fail("files.getUploadURLExternal", error="fatal_error")  # the second's chart
+    runtime = Runtime(settings)
+    try:
+        due = max(first.next_run_at, second.next_run_at) + SECOND
+        assert run_digests(runtime, due) == [first.id, second.id]
+        assert run_digests(runtime, due) == [], "a refused digest is not retried every sweep"
+    finally:
+        runtime.close()
+    refused, posted = rows(engine, SummaryDigest)
+    assert (refused.message_ts, refused.chart_file_id) == (None, None)
+    assert posted.message_ts is not None and posted.chart_file_id is None
+    assert emulator.shared_files() == []
