@@ -21,12 +21,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import blocks
+from bot import blocks, outbox
 from bot.experts import learned_scores
 from bot.help_policy import for_workspace
 from bot.replies import post, post_dm, tell_privately, update
 from bot.roles import require_manager
 from bot.settings import HelpPolicy
+from bot.slack_client import is_transient
 from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
@@ -77,10 +78,20 @@ class Suggestion:
 class Asked:
     request: HelpRequest
     suggestions: list[Suggestion]
+    # Posting the question and asking the experts, stored to run after the ack.
+    follow_up: int
 
 
-def ask(team_id: str, channel_id: str, asker_id: str, text: str, *, session: Session) -> Asked:
-    """Store a question with its tags; posting comes after the ack.
+def ask(
+    team_id: str,
+    channel_id: str,
+    asker_id: str,
+    text: str,
+    response_url: str,
+    *,
+    session: Session,
+) -> Asked:
+    """Store a question with its tags, and the follow-up that posts it after the ack.
 
     When TILs or resolved questions look like answers, the asker sees them first and experts
     are asked only after SUGGESTION_HOLD, unless the asker says one answered it.
@@ -97,8 +108,16 @@ def ask(team_id: str, channel_id: str, asker_id: str, text: str, *, session: Ses
     if suggestions:
         request.route_at = utcnow() + SUGGESTION_HOLD
         session.add(request)
+    assert request.id is not None
+    follow_up = outbox.enqueue(
+        team_id,
+        "help.post_and_route",
+        session=session,
+        request_id=request.id,
+        response_url=response_url,
+    )
     session.commit()
-    return Asked(request, suggestions)
+    return Asked(request, suggestions, follow_up)
 
 
 def suggest(team_id: str, text: str, *, session: Session) -> list[Suggestion]:
@@ -146,31 +165,37 @@ def infer_tags(team_id: str, text: str, *, session: Session) -> list[str]:
 
 
 def post_and_route(
-    request: HelpRequest,
+    request_id: int,
     response_url: str,
     *,
     session: Session,
     client: WebClient,
     defaults: HelpPolicy,
 ) -> list[str]:
-    """After the ack: post the question in its channel, then ask the first experts.
+    """After the ack (a follow-up, safe to run twice): post the question in its channel, then
+    ask the first experts.
 
     Returns who was asked. When the channel refuses the post, or nobody can be asked, the
-    asker hears why, privately.
+    asker hears why, privately; a Slack outage is raised so the follow-up is tried again.
     """
-    assert request.id is not None
-    tags = help_store.tags_of(request.id, session=session)
-    try:
-        posted_ts = post(client, request.channel_id, blocks.question_post(request, tags))
-        permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=posted_ts)
-    except SlackApiError as error:
-        reason = str(error.response.get("error", "unknown_error"))
-        tell_privately(response_url, blocks.question_not_posted(reason))
+    request = help_store.get_help_request(request_id, session=session)
+    if request is None:
         return []
-    request.message_ts = request.status_ts = posted_ts
-    request.permalink = str(permalink["permalink"])
-    session.add(request)
-    session.commit()
+    tags = help_store.tags_of(request_id, session=session)
+    if request.message_ts is None:
+        try:
+            posted_ts = post(client, request.channel_id, blocks.question_post(request, tags))
+            permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=posted_ts)
+        except SlackApiError as error:
+            if is_transient(error):
+                raise
+            reason = str(error.response.get("error", "unknown_error"))
+            tell_privately(response_url, blocks.question_not_posted(reason))
+            return []
+        request.message_ts = request.status_ts = posted_ts
+        request.permalink = str(permalink["permalink"])
+        session.add(request)
+        session.commit()
     if request.route_at is not None:  # the asker is looking at suggestions; route_held asks
         return []
     asked = _ask_first_experts(request, tags, session=session, client=client, defaults=defaults)
@@ -187,8 +212,9 @@ def ask_by_mention(
     message_ts: str,
     *,
     session: Session,
-) -> HelpRequest | None:
-    """A message mentioning the bot is the question itself; None when it is already stored."""
+) -> int | None:
+    """A message mentioning the bot is the question itself: stored with the follow-up that
+    routes it; returns that follow-up, None when the question is already stored."""
     if help_store.get_help_request_by_message(team_id, channel_id, message_ts, session=session):
         return None
     request = help_store.add_help_request(
@@ -200,20 +226,27 @@ def ask_by_mention(
         message_ts=message_ts,
         session=session,
     )
+    assert request.id is not None
+    follow_up = outbox.enqueue(
+        team_id, "help.route_mentioned", session=session, request_id=request.id
+    )
     session.commit()
-    return request
+    return follow_up
 
 
 def route_mentioned(
-    request: HelpRequest,
+    request_id: int,
     *,
     session: Session,
     client: WebClient,
     defaults: HelpPolicy,
 ) -> list[str]:
-    """After the ack: ask the experts, then say in the question's thread who was asked."""
-    assert request.id is not None and request.message_ts is not None
-    tags = help_store.tags_of(request.id, session=session)
+    """After the ack (a follow-up, safe to run twice): ask the experts, then say in the
+    question's thread who was asked."""
+    request = help_store.get_help_request(request_id, session=session)
+    if request is None or request.message_ts is None or request.status_ts is not None:
+        return []
+    tags = help_store.tags_of(request_id, session=session)
     permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=request.message_ts)
     request.permalink = str(permalink["permalink"])
     session.add(request)
@@ -516,8 +549,10 @@ def save_answer_as_til(
     help_store.link_answer_til(request_id, til.id, session=session)
     session.commit()
     update(client, request.channel_id, offer_ts, blocks.answer_saved(user_id))
-    if capture.til is not None:
-        confirm_capture(capture.til, session=session, client=client)
+    if capture.follow_up is not None:
+        assert til.id is not None
+        confirm_capture(til.id, session=session, client=client)  # we are after the ack already
+        outbox.done(capture.follow_up, session=session)
     return til
 
 

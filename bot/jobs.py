@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import help_requests, reflection, summary
+from bot import help_requests, outbox, reflection, summary
 from bot.leader import LeaderLease
 from bot.runtime import Runtime
 from storage.types import utcnow
@@ -72,11 +72,22 @@ def run_digests(runtime: Runtime, now: datetime) -> list[int]:
     )
 
 
+def run_follow_ups(runtime: Runtime, now: datetime) -> list[int]:
+    """Replay follow-ups whose process died or whose attempt failed; each once, anywhere."""
+    return runtime.call_sync(
+        outbox.replay_due,
+        token=runtime.settings.slack_bot_token,
+        now=now,
+        settings=runtime.settings,
+    )
+
+
 def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     """The sweep: only the replica holding the lease does it."""
     if not lease.is_leader():
         return
     now = utcnow()
+    run_follow_ups(runtime, now)
     run_held_routing(runtime, now)
     run_escalations(runtime, now)
     run_reflections(runtime, now)

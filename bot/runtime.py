@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from bot import outbox
 from bot.settings import Settings
 from bot.slack_client import create_web_client
 from storage.db import SessionFactory, create_db_engine, create_session_factory, session_scope
@@ -84,6 +85,25 @@ class Runtime:
         """Run follow-up work (confirmations, permalinks) after the ack, logging any failure."""
         future = self._follow_ups.submit(self.call_sync, service, token=token, **kwargs)
         future.add_done_callback(_log_failure)
+
+    def kick(self, follow_up_id: int | None, *, token: str | None) -> None:
+        """Run a stored follow-up now, after the ack, on its own pool; if this fails or the
+        process dies, the sweep replays it (bot.outbox)."""
+        if follow_up_id is None:
+            return
+        future = self._follow_ups.submit(
+            self.call_sync,
+            outbox.run,
+            token=token,
+            follow_up_id=follow_up_id,
+            settings=self.settings,
+        )
+        future.add_done_callback(_log_failure)
+
+    async def promise(self, task: str, /, *, team_id: str, token: str | None, **args: Any) -> None:
+        """Store a follow-up before the ack, then run it after (a click, a reaction)."""
+        follow_up_id = await self.call(outbox.promise, team_id=team_id, task=task, **args)
+        self.kick(follow_up_id, token=token)
 
     def before_close(self, stop: Callable[[], object]) -> None:
         """Stop something that uses this runtime (the scheduler) before the runtime closes."""

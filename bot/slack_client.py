@@ -4,6 +4,7 @@ connection errors and Slack-side 5xx."""
 from __future__ import annotations
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -50,3 +51,15 @@ def create_async_web_client(token: str | None, base_url: str) -> AsyncWebClient:
             AsyncServerErrorRetryHandler(MAX_RETRIES, BACKOFF),
         ],
     )
+
+
+# Answers that mean "not now" rather than "no": the work is tried again later.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def is_transient(error: SlackApiError) -> bool:
+    """A rate limit or a Slack outage that outlasted the client's own retries."""
+    status = error.response.status_code
+    return status == 429 or status >= 500 or error.response.get("error") in TRANSIENT_ERRORS

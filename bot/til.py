@@ -16,8 +16,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import blocks
+from bot import blocks, outbox
 from bot.replies import tell_privately
+from bot.slack_client import is_transient
 from bot.text import extract_tags, is_til_text
 from storage import til as til_store
 from storage.models import Til, TilSource
@@ -72,6 +73,8 @@ class CaptureOutcome(StrEnum):
 class Capture:
     outcome: CaptureOutcome
     til: Til | None = None
+    # The stored confirmation (:books: and permalink) to run after the ack.
+    follow_up: int | None = None
 
 
 def capture_message(
@@ -101,11 +104,14 @@ def capture_message(
         ),
         session=session,
     )
-    session.commit()
     if til is None:
+        session.commit()
         return Capture(CaptureOutcome.ALREADY_SAVED)
+    assert til.id is not None
+    follow_up = outbox.enqueue(til.team_id, "til.confirm", session=session, til_id=til.id)
+    session.commit()
     logger.info("captured TIL %s from %s in %s/%s", til.id, source, til.team_id, til.channel_id)
-    return Capture(CaptureOutcome.SAVED, til)
+    return Capture(CaptureOutcome.SAVED, til, follow_up)
 
 
 def announces_til(message: SlackMessage) -> bool:
@@ -190,20 +196,20 @@ def _with_ts(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
     return next((dict(message) for message in messages if message.get("ts") == ts), None)
 
 
-def confirm_capture(til: Til, *, session: Session, client: WebClient) -> None:
-    """After the ack: mark the message with :books: and remember its permalink.
-
-    Takes the captured row as it was stored, so no transaction (and, on SQLite, no write lock)
-    is held while Slack answers.
-    """
-    assert til.id is not None and til.message_ts is not None
+def confirm_capture(til_id: int, *, session: Session, client: WebClient) -> None:
+    """After the ack (a follow-up, safe to run twice): mark the message with :books: and
+    remember its permalink. Nothing to do when the TIL was deleted meanwhile."""
+    til = til_store.get_til(til_id, session=session)
+    session.commit()  # hold no transaction (nor SQLite's write lock) while Slack answers
+    if til is None or til.message_ts is None:
+        return
     try:
         client.reactions_add(channel=til.channel_id, timestamp=til.message_ts, name=CONFIRM_EMOJI)
     except SlackApiError as error:
         if error.response.get("error") != "already_reacted":
             raise
     permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=til.message_ts)
-    til_store.set_til_message(til.id, til.message_ts, str(permalink["permalink"]), session=session)
+    til_store.set_til_message(til_id, til.message_ts, str(permalink["permalink"]), session=session)
     session.commit()
 
 
@@ -239,9 +245,10 @@ def forget_deleted_message(
 
 
 def save_command_til(
-    team_id: str, channel_id: str, user_id: str, text: str, *, session: Session
-) -> Til:
-    """`/til <text>`: store it now; sharing it in the channel happens after the ack."""
+    team_id: str, channel_id: str, user_id: str, text: str, response_url: str, *, session: Session
+) -> int:
+    """`/til <text>`: store it now, with the follow-up that shares it in the channel after the
+    ack; returns that follow-up."""
     text = text[:MAX_TEXT_LENGTH]
     til = til_store.add_til(
         til_store.NewTil(
@@ -256,18 +263,28 @@ def save_command_til(
         ),
         session=session,
     )
-    assert til is not None  # no message_ts yet, so nothing to collide with
+    assert til is not None and til.id is not None  # no message_ts yet: nothing to collide with
+    follow_up = outbox.enqueue(
+        team_id, "til.share", session=session, til_id=til.id, response_url=response_url
+    )
     session.commit()
-    return til
+    return follow_up
 
 
-def share_command_til(til: Til, response_url: str, *, session: Session, client: WebClient) -> None:
-    """Post a /til in its channel, attributed to its author, and link the TIL to that message.
+def share_command_til(
+    til_id: int, response_url: str, *, session: Session, client: WebClient
+) -> None:
+    """Post a /til in its channel, attributed to its author, and link the TIL to that message
+    (a follow-up: a TIL already shared or deleted is left alone).
 
     When Slack refuses (bot not in the channel, a DM it can't see), the TIL stays stored and
-    the author is told why, privately, through the command's response_url.
+    the author is told why, privately, through the command's response_url; a Slack outage is
+    raised, so the follow-up is tried again.
     """
-    assert til.id is not None
+    til = til_store.get_til(til_id, session=session)
+    session.commit()
+    if til is None or til.message_ts is not None:
+        return
     tags = extract_tags(til.text)
     try:
         posted = client.chat_postMessage(
@@ -279,11 +296,13 @@ def share_command_til(til: Til, response_url: str, *, session: Session, client: 
         message_ts = str(posted["ts"])
         permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=message_ts)
     except SlackApiError as error:
+        if is_transient(error):
+            raise
         reason = str(error.response.get("error", "unknown_error"))
         logger.warning("TIL %s stored but not shared in %s: %s", til.id, til.channel_id, reason)
         tell_privately(response_url, blocks.saved_not_posted(tags, reason))
         return
-    til_store.set_til_message(til.id, message_ts, str(permalink["permalink"]), session=session)
+    til_store.set_til_message(til_id, message_ts, str(permalink["permalink"]), session=session)
     session.commit()
 
 

@@ -49,14 +49,9 @@ async def handle_ask_command(
             channel_id=command["channel_id"],
             asker_id=command["user_id"],
             text=text,
-        )
-        runtime.spawn(
-            help_requests.post_and_route,
-            token=context.bot_token,
-            request=asked.request,
             response_url=command["response_url"],
-            defaults=runtime.settings.help_policy,
         )
+        runtime.kick(asked.follow_up, token=context.bot_token)
         reply = blocks.ask_received(command_tags(text), asked.request, asked.suggestions)
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
 
@@ -107,20 +102,20 @@ async def handle_route_answer(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     """An expert's "I'll take it" / "Not my area" / "Already answered" in their DM."""
-    await ack()
-    runtime = runtime_of(context)
-    if action["action_id"] == blocks.HELP_ALREADY_ANSWERED:
-        # The trigger expires in 3 s: open the form now, before anything else.
-        await context.client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.answer_link_modal(int(action["value"]))
-        )
-    runtime.spawn(
-        help_requests.answer_route,
+    await runtime_of(context).promise(
+        "help.answer_route",
+        team_id=str(context.team_id),
         token=context.bot_token,
         request_id=int(action["value"]),
         expert_id=body["user"]["id"],
-        answer=blocks.ROUTE_ANSWERS[action["action_id"]],
+        answer=blocks.ROUTE_ANSWERS[action["action_id"]].value,
     )
+    await ack()
+    if action["action_id"] == blocks.HELP_ALREADY_ANSWERED:
+        # The trigger expires 3 s after the click: open the form straight after the ack.
+        await context.client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.answer_link_modal(int(action["value"]))
+        )
 
 
 async def handle_answer_link(
@@ -139,26 +134,28 @@ async def handle_answer_link(
             },
         )
         return
-    await ack()
-    runtime_of(context).spawn(
-        help_requests.point_to_answer,
+    await runtime_of(context).promise(
+        "help.point_to_answer",
+        team_id=str(context.team_id),
         token=context.bot_token,
         request_id=int(view["private_metadata"]),
         expert_id=body["user"]["id"],
         url=url,
     )
+    await ack()
 
 
 async def handle_resolve_button(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    await ack()
-    runtime_of(context).spawn(
-        help_requests.resolve_by_button,
+    await runtime_of(context).promise(
+        "help.resolve_by_button",
+        team_id=str(context.team_id),
         token=context.bot_token,
         request_id=int(action["value"]),
         user_id=body["user"]["id"],
     )
+    await ack()
 
 
 async def handle_app_mention(
@@ -177,7 +174,7 @@ async def handle_app_mention(
             blocks=usage,
         )
         return
-    request = await runtime.call(
+    follow_up = await runtime.call(
         help_requests.ask_by_mention,
         team_id=str(context.team_id),
         channel_id=event["channel"],
@@ -186,27 +183,22 @@ async def handle_app_mention(
         message_ts=event["ts"],
     )
     await ack()
-    if request is not None:
-        runtime.spawn(
-            help_requests.route_mentioned,
-            token=context.bot_token,
-            request=request,
-            defaults=runtime.settings.help_policy,
-        )
+    runtime.kick(follow_up, token=context.bot_token)
 
 
 async def handle_save_answer(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    await ack()
-    runtime_of(context).spawn(
-        help_requests.save_answer_as_til,
+    await runtime_of(context).promise(
+        "help.save_answer",
+        team_id=str(context.team_id),
         token=context.bot_token,
         request_id=int(action["value"]),
         user_id=body["user"]["id"],
         offer_ts=body["container"]["message_ts"],
         response_url=body["response_url"],
     )
+    await ack()
 
 
 async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -229,10 +221,10 @@ async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) ->
     item = event.get("item", {})
     if event.get("reaction") != RESOLVED_EMOJI or item.get("type") != "message":
         return
-    runtime_of(context).spawn(
-        help_requests.resolve_by_reaction,
-        token=context.bot_token,
+    await runtime_of(context).promise(
+        "help.resolve_by_reaction",
         team_id=str(context.team_id),
+        token=context.bot_token,
         channel_id=item["channel"],
         message_ts=item["ts"],
         user_id=event["user"],

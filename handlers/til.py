@@ -102,19 +102,15 @@ async def handle_til_command(
             hits = await runtime.call(til.search, team_id=str(context.team_id), query=query)
             reply = blocks.search_results(query, hits)
     else:
-        saved = await runtime.call(
+        follow_up = await runtime.call(
             til.save_command_til,
             team_id=str(context.team_id),
             channel_id=command["channel_id"],
             user_id=command["user_id"],
             text=text,
-        )
-        runtime.spawn(
-            til.share_command_til,
-            token=context.bot_token,
-            til=saved,
             response_url=command["response_url"],
         )
+        runtime.kick(follow_up, token=context.bot_token)
         reply = blocks.saved(extract_tags(text))
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
 
@@ -143,9 +139,9 @@ async def handle_save_til_shortcut(
 
 
 def _confirm_after_ack(context: AsyncBoltContext, capture: til.Capture | None) -> None:
-    """Queue the confirmation; it starts on its own pool and never delays the ack."""
-    if capture is not None and capture.til is not None:
-        runtime_of(context).spawn(til.confirm_capture, token=context.bot_token, til=capture.til)
+    """Run the stored confirmation on its own pool; it never delays the ack."""
+    if capture is not None:
+        runtime_of(context).kick(capture.follow_up, token=context.bot_token)
 
 
 def register(app: AsyncApp) -> None:

@@ -488,6 +488,26 @@ class SummaryDigest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class FollowUp(SQLModel, table=True):
+    """Work promised by an acknowledged request (confirm a TIL, post and route a question),
+    stored with the request's own writes so a crash after the ack loses nothing: it runs at
+    once, and the sweep replays whatever is still here when its claim has run out."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_due", "run_after"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    task: str = Field(max_length=64)  # a name in bot.outbox.TASKS, never code
+    args: str = Field(sa_column=Column(Text, nullable=False))  # JSON of ids and plain values
+    attempts: int = Field(default=0)
+    run_after: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Whoever runs it holds it until then; a replay waits for the claim to run out.
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # The Core tables, for hot paths that skip the ORM.
 TIL_TABLE = SQLModel.metadata.tables[Til.__tablename__]
 TIL_TAG_TABLE = SQLModel.metadata.tables[TilTag.__tablename__]

@@ -1,0 +1,159 @@
+"""Follow-up work that an acknowledged request promised, kept until it is done.
+
+A service adds the follow-up row in the same transaction as the request's own writes, so the
+ack means both are stored. The request's process runs it at once (Runtime.kick); if that
+process dies or the attempt fails, the scheduler's sweep replays it when its claim runs out,
+with growing delays, until it succeeds or MAX_ATTEMPTS is reached. Tasks are therefore written
+to be safe to run twice (they check what is already done). Rows hold a task name from TASKS and
+JSON ids: never code, never a token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from bot.dates import FOREVER
+from bot.settings import Settings
+from storage import outbox as store
+from storage.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+# How long a runner holds a follow-up before a replay may take it over.
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 10
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+REPLAY_BATCH = 100
+
+Task = Callable[..., object]
+
+
+def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> int:
+    """Add a follow-up to the caller's transaction (the caller commits); returns its id."""
+    if task not in _tasks():
+        raise KeyError(f"unknown follow-up task {task!r}")
+    row = store.add_follow_up(team_id, task, args, utcnow() + LEASE, session=session)
+    assert row.id is not None
+    return row.id
+
+
+def promise(team_id: str, task: str, *, session: Session, **args: Any) -> int:
+    """A follow-up on its own (a button click), stored before the request is acknowledged."""
+    follow_up_id = enqueue(team_id, task, session=session, **args)
+    session.commit()
+    return follow_up_id
+
+
+def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Settings) -> bool:
+    """Run one follow-up and delete it; on failure count the attempt, schedule the next one,
+    and re-raise so the failure is logged. False when it was already done."""
+    row = store.get_follow_up(follow_up_id, session=session)
+    if row is None:
+        return False
+    task, args, attempts, team_id = row.task, json.loads(row.args), row.attempts, row.team_id
+    session.commit()  # hold no transaction (nor SQLite's write lock) while Slack answers
+    try:
+        _tasks()[task](team_id=team_id, session=session, client=client, settings=settings, **args)
+    except Exception as error:
+        session.rollback()
+        retry_at = _next_attempt(attempts + 1)
+        store.postpone(follow_up_id, retry_at, _describe(error), session=session)
+        session.commit()
+        if retry_at == FOREVER:
+            logger.error(
+                "follow-up %s (%s) gave up after %s attempts", follow_up_id, task, attempts + 1
+            )
+        raise
+    done(follow_up_id, session=session)
+    return True
+
+
+def done(follow_up_id: int, *, session: Session) -> None:
+    """A follow-up its caller did itself."""
+    store.finish(follow_up_id, session=session)
+    session.commit()
+
+
+def replay_due(
+    now: datetime, *, session: Session, client: WebClient, settings: Settings
+) -> list[int]:
+    """Run the follow-ups whose process died or whose last attempt failed; each once, whatever
+    other replicas do at the same time."""
+    done = []
+    for follow_up_id in store.due_ids(now, REPLAY_BATCH, session=session):
+        claimed = store.claim(follow_up_id, now, LEASE, session=session)
+        session.commit()
+        if not claimed:
+            continue
+        try:
+            if run(follow_up_id, session=session, client=client, settings=settings):
+                done.append(follow_up_id)
+        except Exception:
+            logger.warning(
+                "follow-up %s failed again; next attempt later", follow_up_id, exc_info=True
+            )
+    return done
+
+
+def _next_attempt(attempts: int) -> datetime:
+    if attempts >= MAX_ATTEMPTS:
+        return FOREVER
+    return utcnow() + min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+
+
+def _describe(error: Exception) -> str:
+    """What went wrong, without the request or response bodies (they may quote people)."""
+    if isinstance(error, SlackApiError):
+        return f"SlackApiError: {error.response.get('error')}"
+    return type(error).__name__
+
+
+@cache
+def _tasks() -> dict[str, Task]:
+    """The follow-ups there are, by the name stored in a row. Imported here, not at the top,
+    because the services that enqueue them import this module."""
+    from bot import help_requests, til
+    from storage.models import RouteAnswer
+
+    def plain(service: Task) -> Task:
+        def task(*, team_id: str, settings: Settings, **args: Any) -> object:
+            return service(**args)
+
+        return task
+
+    def with_team(service: Task) -> Task:
+        def task(*, team_id: str, settings: Settings, **args: Any) -> object:
+            return service(team_id=team_id, **args)
+
+        return task
+
+    def with_policy(service: Task) -> Task:
+        def task(*, team_id: str, settings: Settings, **args: Any) -> object:
+            return service(defaults=settings.help_policy, **args)
+
+        return task
+
+    def answer_route(*, answer: str, **args: Any) -> object:
+        return help_requests.answer_route(answer=RouteAnswer(answer), **args)
+
+    return {
+        "til.confirm": plain(til.confirm_capture),
+        "til.share": plain(til.share_command_til),
+        "help.post_and_route": with_policy(help_requests.post_and_route),
+        "help.route_mentioned": with_policy(help_requests.route_mentioned),
+        "help.answer_route": plain(answer_route),
+        "help.point_to_answer": plain(help_requests.point_to_answer),
+        "help.resolve_by_button": plain(help_requests.resolve_by_button),
+        "help.resolve_by_reaction": with_team(help_requests.resolve_by_reaction),
+        "help.save_answer": plain(help_requests.save_answer_as_til),
+    }

@@ -1,0 +1,78 @@
+"""Follow-up rows: add with the request's writes, claim before running, delete when done.
+Flushes, never commits."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from storage.models import FollowUp
+
+follow_up = FollowUp.__table__  # type: ignore[attr-defined]
+
+
+def add_follow_up(
+    team_id: str, task: str, args: dict[str, Any], claimed_until: datetime, *, session: Session
+) -> FollowUp:
+    row = FollowUp(team_id=team_id, task=task, args=json.dumps(args), claimed_until=claimed_until)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim(follow_up_id: int, now: datetime, lease: timedelta, *, session: Session) -> bool:
+    """Take a due row for `lease`; one UPDATE, so of two replicas only one wins."""
+    taken = session.execute(
+        sa.update(follow_up)
+        .where(
+            follow_up.c.id == follow_up_id,
+            follow_up.c.run_after <= now,
+            sa.or_(follow_up.c.claimed_until.is_(None), follow_up.c.claimed_until <= now),
+        )
+        .values(claimed_until=now + lease)
+    )
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def due_ids(now: datetime, limit: int, *, session: Session) -> list[int]:
+    """Rows whose time has come and whose claim (if any) has run out, oldest first."""
+    query = (
+        select(FollowUp.id)
+        .where(
+            col(FollowUp.run_after) <= now,
+            sa.or_(col(FollowUp.claimed_until).is_(None), col(FollowUp.claimed_until) <= now),
+        )
+        .order_by(col(FollowUp.run_after), col(FollowUp.id))
+        .limit(limit)
+    )
+    return [int(i) for i in session.exec(query) if i is not None]
+
+
+def get_follow_up(follow_up_id: int, *, session: Session) -> FollowUp | None:
+    return session.get(FollowUp, follow_up_id)
+
+
+def finish(follow_up_id: int, *, session: Session) -> None:
+    session.execute(sa.delete(follow_up).where(follow_up.c.id == follow_up_id))
+
+
+def postpone(follow_up_id: int, run_after: datetime, error: str, *, session: Session) -> None:
+    """A failed attempt: counted, released, and tried again from `run_after`."""
+    session.execute(
+        sa.update(follow_up)
+        .where(follow_up.c.id == follow_up_id)
+        .values(
+            attempts=follow_up.c.attempts + 1,
+            run_after=run_after,
+            claimed_until=None,
+            last_error=error[:200],
+        )
+    )
+
+
+def pending(*, session: Session) -> list[FollowUp]:
+    return list(session.exec(select(FollowUp).order_by(col(FollowUp.id))))

@@ -1,0 +1,127 @@
+"""Nothing an acknowledged request promised is lost: follow-up work (confirm a TIL, post and
+route a question, act on a click) is stored with the request and replayed until it is done."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot import til
+from bot.dates import FOREVER
+from bot.emulator import BOB, DAVE, GENERAL, SlackEmulator
+from bot.jobs import run_follow_ups
+from bot.outbox import LEASE, MAX_ATTEMPTS
+from bot.runtime import Runtime
+from bot.serve import BackgroundServer
+from bot.settings import Settings
+from storage.models import FollowUp, HelpRequest, HelpRoute
+from storage.types import utcnow
+from tests.conftest import eventually
+
+
+def follow_ups(engine: Engine) -> list[FollowUp]:
+    with Session(engine) as session:
+        return list(session.exec(select(FollowUp).order_by(FollowUp.id)))  # type: ignore[arg-type]
+
+
+def questions_posted(emulator: SlackEmulator) -> list[str]:
+    return [
+        str(c.params["text"])
+        for c in emulator.calls_to("chat.postMessage")
+        if c.status == 200 and "Question from" in str(c.params.get("text"))
+    ]
+
+
+def test_a_question_slack_could_not_post_is_posted_and_routed_later_once(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    emulator.slash_command(BOB, GENERAL, "/expert", "add #postgres")
+    # Slack is down for the first post and the client's own two retries.
+    emulator.fail("chat.postMessage", status=503, times=3)
+    reply = emulator.slash_command(DAVE, GENERAL, "/ask", "How do I vacuum? #postgres")
+    assert reply.status == 200 and "Got it" in reply.json()["text"]
+    [pending] = eventually(
+        lambda: [f for f in follow_ups(engine) if f.attempts == 1], what="the failed attempt"
+    )
+    assert (
+        pending.task == "help.post_and_route" and pending.last_error == "SlackApiError: fatal_error"
+    )
+    assert questions_posted(emulator) == []
+
+    replica = Runtime(settings)  # any process may replay it: it is all in the database
+    try:
+        assert run_follow_ups(replica, utcnow()) == [], "not before its retry time"
+        assert run_follow_ups(replica, pending.run_after + timedelta(seconds=1)) == [pending.id]
+        assert run_follow_ups(replica, pending.run_after + timedelta(minutes=5)) == []
+    finally:
+        replica.close()
+    assert len(questions_posted(emulator)) == 1
+    with Session(engine) as session:
+        [question] = session.exec(select(HelpRequest)).all()
+        [route] = session.exec(select(HelpRoute)).all()
+    assert question.message_ts is not None and route.expert_id == BOB, "posted, then routed"
+    assert follow_ups(engine) == []
+
+
+def test_work_left_by_a_process_that_died_is_replayed_by_one_replica(
+    settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    died = Runtime(settings)
+    try:
+        # What a /til request stores before its ack; the process dies before the follow-up runs.
+        died.call_sync(
+            til.save_command_til,
+            team_id=emulator.team_id,
+            channel_id=GENERAL,
+            user_id=DAVE,
+            text="replays finish what crashes interrupt #ops",
+            response_url=f"{emulator.base_url}/response/unused",
+        )
+    finally:
+        died.close()
+    [left] = follow_ups(engine)
+    replicas = [Runtime(settings), Runtime(settings)]
+    later = utcnow() + LEASE + timedelta(seconds=1)  # the dead process's claim has run out
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            done = list(pool.map(lambda replica: run_follow_ups(replica, later), replicas))
+    finally:
+        for replica in replicas:
+            replica.close()
+    assert sorted(done) == [[], [left.id]], "one replica runs it, the other finds it taken"
+    shared = [m for m in emulator.messages(GENERAL) if "replays finish" in m.text]
+    assert len(shared) == 1 and follow_ups(engine) == []
+
+
+def test_a_follow_up_that_keeps_failing_gives_up_loudly_after_the_last_attempt(
+    settings: Settings, emulator: SlackEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = Runtime(settings)
+    try:
+        runtime.call_sync(
+            til.save_command_til,
+            team_id=emulator.team_id,
+            channel_id=GENERAL,
+            user_id=DAVE,
+            text="some outages last",
+            response_url=f"{emulator.base_url}/response/unused",
+        )
+        with Session(engine) as session:
+            [row] = session.exec(select(FollowUp)).all()
+            row.attempts = MAX_ATTEMPTS - 1
+            row.claimed_until = None
+            session.add(row)
+            session.commit()
+        emulator.fail("chat.postMessage", status=500, times=3)
+        with caplog.at_level(logging.WARNING):
+            assert run_follow_ups(runtime, utcnow() + timedelta(seconds=1)) == []
+    finally:
+        runtime.close()
+    [row] = follow_ups(engine)
+    assert row.attempts == MAX_ATTEMPTS and row.run_after == FOREVER, "kept, never retried"
+    assert any("gave up after 10 attempts" in r.getMessage() for r in caplog.records)
