@@ -3,6 +3,8 @@ connection errors and Slack-side 5xx."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -16,13 +18,40 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 MAX_RETRIES = 2
+# The longest Retry-After a call waits out itself; a longer one fails the call as "ratelimited"
+# (transient), and the outbox or the next sweep tries again later: no thread sleeps for minutes.
+MAX_RETRY_AFTER_SECONDS = 5
 # Some calls happen before an ack that Slack wants within 3 s: two retries after about 0.2 s and
 # 0.4 s (plus jitter) stay inside it; past that the event fails and Slack redelivers it.
 BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.2)
 TIMEOUT_SECONDS = 10
+
+
+def _brief(response: HttpResponse | None) -> bool:
+    """A 429 whose Retry-After is short enough to wait out in place."""
+    if response is None or response.status_code != 429:
+        return False
+    header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+    try:
+        return int(header[0]) <= MAX_RETRY_AFTER_SECONDS
+    except (ValueError, IndexError):
+        return True
+
+
+class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Slack's rate-limit retry, for waits of at most MAX_RETRY_AFTER_SECONDS."""
+
+    def _can_retry(self, *, response: HttpResponse | None = None, **_: Any) -> bool:
+        return _brief(response)
+
+
+class AsyncBriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    async def _can_retry_async(self, *, response: HttpResponse | None = None, **_: Any) -> bool:
+        return _brief(response)
 
 
 def create_web_client(token: str | None, base_url: str) -> WebClient:
@@ -33,7 +62,7 @@ def create_web_client(token: str | None, base_url: str) -> WebClient:
         timeout=TIMEOUT_SECONDS,
         retry_handlers=[
             ConnectionErrorRetryHandler(MAX_RETRIES, BACKOFF),
-            RateLimitErrorRetryHandler(MAX_RETRIES),
+            BriefRateLimitRetryHandler(MAX_RETRIES),
             ServerErrorRetryHandler(MAX_RETRIES, BACKOFF),
         ],
     )
@@ -47,7 +76,7 @@ def create_async_web_client(token: str | None, base_url: str) -> AsyncWebClient:
         timeout=TIMEOUT_SECONDS,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(MAX_RETRIES, BACKOFF),
-            AsyncRateLimitErrorRetryHandler(MAX_RETRIES),
+            AsyncBriefRateLimitRetryHandler(MAX_RETRIES),
             AsyncServerErrorRetryHandler(MAX_RETRIES, BACKOFF),
         ],
     )

@@ -4,6 +4,7 @@ route a question, act on a click) is stored with the request and replayed until 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -125,3 +126,30 @@ def test_a_follow_up_that_keeps_failing_gives_up_loudly_after_the_last_attempt(
     [row] = follow_ups(engine)
     assert row.attempts == MAX_ATTEMPTS and row.run_after == FOREVER, "kept, never retried"
     assert any("gave up after 10 attempts" in r.getMessage() for r in caplog.records)
+
+
+def test_a_short_rate_limit_is_waited_out_and_a_long_one_left_to_the_replay(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    emulator.fail("chat.postMessage", status=429, retry_after=1)
+    started = time.monotonic()
+    emulator.slash_command(DAVE, GENERAL, "/til", "Retry-After is in seconds #slack")
+    eventually(lambda: follow_ups(engine) == [], what="the /til shared after one wait")
+    assert time.monotonic() - started >= 1, "Slack asked for a 1 s wait"
+    assert [c.status for c in emulator.calls_to("chat.postMessage")] == [429, 200]
+
+    emulator.fail("chat.postMessage", status=429, retry_after=120)
+    started = time.monotonic()
+    emulator.slash_command(DAVE, GENERAL, "/til", "some limits last minutes #slack")
+    [pending] = eventually(
+        lambda: [f for f in follow_ups(engine) if f.attempts == 1], what="the rate-limited attempt"
+    )
+    assert time.monotonic() - started < 5, "no thread sleeps through a two-minute Retry-After"
+    assert pending.last_error == "SlackApiError: ratelimited"
+    replica = Runtime(settings)
+    try:
+        assert run_follow_ups(replica, pending.run_after + timedelta(seconds=1)) == [pending.id]
+    finally:
+        replica.close()
+    shared = [m for m in emulator.messages(GENERAL) if "some limits last minutes" in m.text]
+    assert len(shared) == 1
