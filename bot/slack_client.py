@@ -3,6 +3,8 @@ connection errors and Slack-side 5xx."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -54,9 +56,48 @@ class AsyncBriefRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         return _brief(response)
 
 
+class ChannelPacer:
+    """At most one message a second per channel in the long run, with a burst of `burst` let
+    through as Slack allows (the generic cell rate algorithm); a wait for one channel never
+    holds up another."""
+
+    def __init__(self, per_second: float = 1.0, burst: int = 3) -> None:
+        self.interval = 1.0 / per_second
+        self.slack = (burst - 1) * self.interval
+        self._lock = threading.Lock()
+        self._due: dict[str, float] = {}  # when each channel's next message is due
+
+    def wait(self, channel: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            due = max(self._due.get(channel, now), now)
+            self._due[channel] = due + self.interval
+        delay = due - self.slack - now
+        if delay > 0:
+            time.sleep(delay)
+
+
+# Process-wide: every client of this process shares Slack's per-channel allowance.
+PACER = ChannelPacer()
+_PACED_METHODS = frozenset({"chat.postMessage", "files.completeUploadExternal"})
+
+
+class PacedWebClient(WebClient):
+    """A WebClient whose posts wait their turn for the channel (see ChannelPacer)."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        if api_method in _PACED_METHODS:
+            params = {**(kwargs.get("params") or {}), **(kwargs.get("data") or {})}
+            params.update(kwargs.get("json") or {})
+            channel = params.get("channel") or params.get("channel_id")
+            if channel:
+                PACER.wait(str(channel))
+        return super().api_call(api_method, **kwargs)
+
+
 def create_web_client(token: str | None, base_url: str) -> WebClient:
     """A synchronous client for services, which run on worker threads."""
-    return WebClient(
+    return PacedWebClient(
         token=token,
         base_url=base_url,
         timeout=TIMEOUT_SECONDS,
