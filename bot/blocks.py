@@ -38,6 +38,8 @@ HELP_SAVE_ANSWER = "help_save_answer"
 ANSWER_LINK_VIEW = "help_answer_link"
 ANSWER_LINK_BLOCK = "link"
 ANSWER_LINK_INPUT = "url"
+FORGET_ME_CONFIRM = "forget_me_confirm"
+FORGET_ME_CANCEL = "forget_me_cancel"
 ROUTE_ANSWERS = {
     HELP_TAKE: RouteAnswer.TAKEN,
     HELP_DECLINE: RouteAnswer.DECLINED,
@@ -412,6 +414,28 @@ def schedules(lines: list[str]) -> list[Block]:
     if not lines:
         return [_section(render("reflect_none"))]
     return [_section("\n".join(lines))]
+
+
+# -- your data ----------------------------------------------------------------------------
+
+
+def forget_me_confirmation(user_id: str) -> list[Block]:
+    """What /learnloop forget-me will do, and the buttons; only `user_id`'s click counts."""
+    return [
+        _section(render("forget_me_confirm")),
+        {
+            "type": "actions",
+            "elements": [
+                _button("Forget me", FORGET_ME_CONFIRM, user_id, "danger"),
+                _button("Cancel", FORGET_ME_CANCEL, user_id),
+            ],
+        },
+    ]
+
+
+def forgotten(report_lines: list[str]) -> list[Block]:
+    details = "\n".join(f"• `{line}`" for line in report_lines) or render("forget_me_nothing")
+    return [_section(render("forget_me_done", details=details))]
 
 
 # -- summaries ----------------------------------------------------------------------------

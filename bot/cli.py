@@ -1,4 +1,4 @@
-"""The `learnloop` command: serve, db upgrade, export, summary, demo."""
+"""The `learnloop` command: serve, db upgrade, export, forget, summary, demo."""
 
 from __future__ import annotations
 
@@ -115,6 +115,38 @@ def export(
     finally:
         engine.dispose()
     err.print(f"Exported {count} records.")
+
+
+@cli.command()
+def forget(
+    team: Annotated[str, typer.Option(help="The workspace (team id, T...).")],
+    user: Annotated[str, typer.Option(help="The person (user id, U... or W...).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete or anonymise everything stored about a person, as /learnloop forget-me does."""
+    from bot.privacy import USER_ID
+    from bot.privacy import forget as forget_person
+    from storage.db import create_db_engine, create_session_factory, session_scope
+
+    if not USER_ID.match(user):
+        err.print(f"[bold red]--user:[/] {user!r} is not a Slack user id (U... or W...).")
+        raise typer.Exit(EXIT_BAD_SETTING)
+    url = _database_url()
+    if not yes and not typer.confirm(
+        f"Delete or anonymise everything LearnLoop stores about {user} in {team}? "
+        "This cannot be undone",
+        err=True,
+    ):
+        err.print("Nothing was changed.")
+        raise typer.Exit(1)
+    engine = create_db_engine(url)
+    try:
+        with session_scope(create_session_factory(engine)) as session:
+            report = forget_person(team, user, session=session)
+    finally:
+        engine.dispose()
+    for line in report.lines() or [f"Nothing was stored about {user} in {team}."]:
+        print(line)
 
 
 SUMMARY_FORMATS = ("md", "json", "csv")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from storage.export import iter_rows
 from storage.help_requests import iter_help_requests
@@ -14,26 +14,34 @@ from storage.models import (
     CustomPrompt,
     Expert,
     ExpertStatus,
+    HelpRoute,
     MemberRole,
+    ReflectionDelivery,
+    ReflectionMute,
     ReflectionResponse,
     ReflectionRun,
     ReflectionSchedule,
     TagAlias,
     TagFollow,
+    TilReaction,
 )
 from storage.til import iter_tils
 
-# Record type -> table, for the tables whose rows export as they are.
-PLAIN_RECORDS: dict[str, type[SQLModel]] = {
-    "role": MemberRole,
-    "expert": Expert,
-    "tag_alias": TagAlias,
-    "tag_follow": TagFollow,
-    "expert_status": ExpertStatus,
-    "custom_prompt": CustomPrompt,
-    "reflection_schedule": ReflectionSchedule,
-    "reflection_run": ReflectionRun,
-    "reflection_response": ReflectionResponse,
+# Record type -> table, and the column naming the person a row is about (None: nobody's), for
+# the tables whose rows export as they are.
+PLAIN_RECORDS: dict[str, tuple[type[SQLModel], str | None]] = {
+    "til_reaction": (TilReaction, "user_id"),
+    "role": (MemberRole, "user_id"),
+    "expert": (Expert, "user_id"),
+    "tag_alias": (TagAlias, "added_by"),
+    "tag_follow": (TagFollow, "user_id"),
+    "expert_status": (ExpertStatus, "user_id"),
+    "custom_prompt": (CustomPrompt, "added_by"),
+    "reflection_schedule": (ReflectionSchedule, "created_by"),
+    "reflection_run": (ReflectionRun, None),
+    "reflection_delivery": (ReflectionDelivery, "user_id"),
+    "reflection_response": (ReflectionResponse, "user_id"),
+    "reflection_mute": (ReflectionMute, "user_id"),
 }
 
 
@@ -51,7 +59,7 @@ def _fields(row: SQLModel, *, exclude: frozenset[str] = frozenset()) -> dict[str
 def records(*, session: Session, team_id: str | None = None) -> Iterator[dict[str, Any]]:
     for til, tags in iter_tils(session=session, team_id=team_id):
         yield record("til", til, tags=tags)
-    for type_, model in PLAIN_RECORDS.items():
+    for type_, (model, _) in PLAIN_RECORDS.items():
         for row in iter_rows(model, session=session, team_id=team_id):
             yield record(type_, row)
     for request, tags, routes in iter_help_requests(session=session, team_id=team_id):
@@ -61,6 +69,27 @@ def records(*, session: Session, team_id: str | None = None) -> Iterator[dict[st
             tags=tags,
             routes=[_fields(route, exclude=frozenset({"team_id"})) for route in routes],
         )
+
+
+def personal_records(team_id: str, user_id: str, *, session: Session) -> Iterator[dict[str, Any]]:
+    """The records about one person, in the shapes of `records`, selected by person in SQL.
+
+    Their questions come without routes (who else was asked, and what they answered, is those
+    people's); the times they were asked come as `help_route` records instead.
+    """
+    for til, tags in iter_tils(session=session, team_id=team_id, author_id=user_id):
+        yield record("til", til, tags=tags)
+    for type_, (model, person) in PLAIN_RECORDS.items():
+        if person is None:
+            continue
+        mine = col(getattr(model, person)) == user_id
+        for row in iter_rows(model, session=session, team_id=team_id, where=mine):
+            yield record(type_, row)
+    for request, tags, _ in iter_help_requests(session=session, team_id=team_id, asker_id=user_id):
+        yield record("help_request", request, tags=tags)
+    asked = col(HelpRoute.expert_id) == user_id
+    for route in iter_rows(HelpRoute, session=session, team_id=team_id, where=asked):
+        yield record("help_route", route)
 
 
 def export_jsonl(stream: TextIO, *, session: Session, team_id: str | None = None) -> int:

@@ -37,7 +37,12 @@ def update(client: WebClient, channel: str, ts: str, message: list[Block]) -> No
     client.chat_update(channel=channel, ts=ts, text=plain_text(message), blocks=message)
 
 
+def dm_channel(client: WebClient, user_id: str) -> str:
+    """The bot's DM with someone (conversations.open: opened if need be)."""
+    return str(client.conversations_open(users=user_id)["channel"]["id"])
+
+
 def post_dm(client: WebClient, user_id: str, message: list[Block]) -> tuple[str, str]:
     """DM someone from the bot; returns the DM's channel and the message's ts."""
-    channel = str(client.conversations_open(users=user_id)["channel"]["id"])
+    channel = dm_channel(client, user_id)
     return channel, post(client, channel, message)

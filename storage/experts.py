@@ -28,6 +28,7 @@ from storage.models import (
     Til,
     TilTag,
 )
+from storage.privacy import FORGOTTEN_USER
 from storage.types import utcnow
 
 
@@ -311,5 +312,8 @@ def evidence(
         (EvidenceKind.TIL, tils),
         (EvidenceKind.DECLINED, declined),
     ):
-        rows.extend((user, kind, when) for user, when in result if user and when)
+        # A forgotten person's answers stay on their questions, but nobody is asked in their name.
+        rows.extend(
+            (user, kind, when) for user, when in result if user and when and user != FORGOTTEN_USER
+        )
     return rows

@@ -216,9 +216,14 @@ def link_answer_til(request_id: int, til_id: int | None, *, session: Session) ->
 
 
 def iter_help_requests(
-    *, session: Session, team_id: str | None = None, batch_size: int = 500
+    *,
+    session: Session,
+    team_id: str | None = None,
+    asker_id: str | None = None,
+    batch_size: int = 500,
 ) -> Iterator[tuple[HelpRequest, list[str], list[HelpRoute]]]:
-    """Every help request with its tags and routes, oldest first, in batches."""
+    """Every help request (of one workspace and asker, if given) with its tags and routes,
+    oldest first, in batches."""
     last_id = 0
     while True:
         statement = (
@@ -229,6 +234,8 @@ def iter_help_requests(
         )
         if team_id is not None:
             statement = statement.where(HelpRequest.team_id == team_id)
+        if asker_id is not None:
+            statement = statement.where(HelpRequest.asker_id == asker_id)
         batch = list(session.exec(statement))
         if not batch:
             return

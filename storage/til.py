@@ -128,14 +128,21 @@ def search_tils(
 
 
 def iter_tils(
-    *, session: Session, team_id: str | None = None, batch_size: int = 500
+    *,
+    session: Session,
+    team_id: str | None = None,
+    author_id: str | None = None,
+    batch_size: int = 500,
 ) -> Iterator[tuple[Til, list[str]]]:
-    """Every TIL with its tags, oldest first, fetched in batches so memory stays flat."""
+    """Every TIL (of one workspace and author, if given) with its tags, oldest first, fetched
+    in batches so memory stays flat."""
     last_id = 0
     while True:
         statement = select(Til).where(col(Til.id) > last_id).order_by(col(Til.id)).limit(batch_size)
         if team_id is not None:
             statement = statement.where(Til.team_id == team_id)
+        if author_id is not None:
+            statement = statement.where(Til.author_id == author_id)
         batch = list(session.exec(statement))
         if not batch:
             return

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from bot.emulator import SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
@@ -137,6 +137,17 @@ def stored_tils(engine: Engine) -> list[Til]:
     """What the database holds, read through the test's own connection."""
     with Session(engine) as session:
         return list(session.exec(select(Til).order_by(col(Til.id))))
+
+
+def rows_naming(engine: Engine, needle: str) -> dict[str, list[dict[str, object]]]:
+    """Every row of every table with a column whose value contains `needle`, by table."""
+    found: dict[str, list[dict[str, object]]] = {}
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in connection.execute(table.select()).mappings():
+                if any(needle in str(value) for value in row.values() if value is not None):
+                    found.setdefault(table.name, []).append(dict(row))
+    return found
 
 
 def eventually(check: Callable[[], T | None], *, timeout: float = 5.0, what: str) -> T:

@@ -11,18 +11,21 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.emulator import ALICE, BOB, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer
-from tests.conftest import eventually
+from storage.models import Til, TilSource
+from tests.conftest import eventually, rows_naming
 from tests.week_data import ZONE, seed
 
 LEARNLOOP = [sys.executable, "-m", "bot"]
 
 
 def learnloop(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60, answer: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run `learnloop` with only `env`'s Slack and database settings; `answer` is typed in."""
     environ = {
         key: value
         for key, value in os.environ.items()
@@ -32,6 +35,7 @@ def learnloop(
         [*LEARNLOOP, *args],
         env=environ | env,
         cwd=cwd,
+        input=answer,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -282,4 +286,46 @@ def test_summary_refuses_bad_options_with_exit_2(
     assert learnloop("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     result = learnloop("summary", "--team", "T1", *args, env=env, cwd=tmp_path)
     assert result.returncode == 2 and named in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_forget_asks_first_then_reports_what_it_deleted_and_anonymised(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    with Session(engine) as session:
+        for number, (author, captured_by) in enumerate([(ALICE, ALICE), (BOB, ALICE), (BOB, BOB)]):
+            session.add(
+                Til(
+                    team_id="T0TEAM",
+                    channel_id=GENERAL,
+                    message_ts=f"1700000000.00010{number}",
+                    author_id=author,
+                    captured_by=captured_by,
+                    source=TilSource.KEYWORD,
+                    text=f"TIL number {number} by {author}",
+                )
+            )
+        session.commit()
+    env = {"DATABASE_URL": database_url}
+    forget = ["forget", "--team", "T0TEAM", "--user", ALICE]
+
+    declined = learnloop(*forget, env=env, cwd=tmp_path, answer="n\n")
+    assert declined.returncode == 1 and "Nothing was changed" in declined.stderr
+    assert set(rows_naming(engine, ALICE)) == {"til"}
+
+    confirmed = learnloop(*forget, env=env, cwd=tmp_path, answer="y\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    # click's prompt leaves its last space on stdout, where input() echoes it
+    assert confirmed.stdout.strip().splitlines() == ["til: 1 deleted, 1 anonymised"]
+    assert rows_naming(engine, ALICE) == {} and len(rows_naming(engine, BOB)["til"]) == 2
+
+    again = learnloop(*forget, "--yes", env=env, cwd=tmp_path)
+    assert again.returncode == 0 and "Nothing was stored" in again.stdout
+
+
+@pytest.mark.parametrize("user", ["alice", "u0alice", "C0GENERAL", "U0A;DROP"])
+def test_forget_refuses_what_is_not_a_user_id_with_exit_2(user: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'll.db'}"}
+    result = learnloop("forget", "--team", "T1", "--user", user, "--yes", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "not a Slack user id" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr

@@ -111,7 +111,7 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "im:write",  # conversations.open for expert and reflection DMs
         "im:history",  # message.im: answers to reflection prompts sent by DM
         "dnd:read",  # routing prefers experts not in Do Not Disturb
-        "files:write",  # the weekly digest's chart
+        "files:write",  # the weekly digest's chart, /learnloop export-me
         "users:read",  # users.info: roles, time zones, deactivated people
     }
 
