@@ -20,6 +20,7 @@ from storage.models import (
     CustomPrompt,
     Expert,
     ExpertStatus,
+    FollowUp,
     HelpRequest,
     HelpRoute,
     MemberRole,
@@ -127,6 +128,9 @@ def forget_user(team_id: str, user_id: str, *, session: Session) -> dict[str, Ch
         note(model, deleted=_delete(model, team_id, where, session=session))
     for kept in _KEPT:
         note(kept.model, anonymised=_anonymise(kept, team_id, user_id, session=session))
+    # Pending follow-ups naming the person (their click, their reaction) are dropped with them.
+    mentions_them = col(FollowUp.args).contains(f'"{user_id}"')
+    note(FollowUp, deleted=_delete(FollowUp, team_id, mentions_them, session=session))
     session.flush()
     return report
 

@@ -13,6 +13,7 @@ from bot import blocks
 from bot.emulator import ALICE, BOB, CAROL, ENGINEERING, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer
 from storage.models import (
+    FollowUp,
     HelpRequest,
     HelpRoute,
     HelpStatus,
@@ -137,6 +138,14 @@ def seed_questions_and_deliveries(engine: Engine) -> None:
         )
         session.add_all([asked, answered])
         session.flush()
+        # Her click on Resolved, stored and not yet run when she asks to be forgotten.
+        session.add(
+            FollowUp(
+                team_id=team_id,
+                task="help.resolve_by_button",
+                args=json.dumps({"request_id": answered.id, "user_id": ALICE}),
+            )
+        )
         session.add_all(
             [
                 HelpRoute(team_id=team_id, help_request_id=asked.id, expert_id=BOB),
