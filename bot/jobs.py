@@ -19,7 +19,6 @@ from storage.types import utcnow
 logger = logging.getLogger(__name__)
 
 DUE_WORK_JOB_ID = "due-work"
-CHECK_SECONDS = 30
 
 
 def run_held_routing(runtime: Runtime, now: datetime) -> list[int]:
@@ -120,12 +119,12 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler.add_job(
         f"{__name__}:sweep",
         "interval",
-        seconds=CHECK_SECONDS,
+        seconds=runtime.settings.sweep_seconds,
         id=DUE_WORK_JOB_ID,
         replace_existing=True,
     )
     scheduler.start()
     runtime.before_close(scheduler.shutdown)
     runtime.before_close(lease.release)
-    logger.info("scheduler started: due work checked every %ss", CHECK_SECONDS)
+    logger.info("scheduler started: due work checked every %ss", runtime.settings.sweep_seconds)
     return scheduler

@@ -22,6 +22,7 @@ DEFAULT_EXPERTS_PER_QUESTION = 2
 DEFAULT_ESCALATION_MINUTES = 60
 DEFAULT_REFLECTION_GRACE_MINUTES = 60
 DEFAULT_TIMEZONE = "UTC"
+DEFAULT_SWEEP_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Settings:
     reflection_grace_minutes: int = DEFAULT_REFLECTION_GRACE_MINUTES
     # The zone whose ISO weeks summaries count in, unless a workspace's managers chose another.
     timezone: str = DEFAULT_TIMEZONE
+    # How often the leader's scheduler looks for due work (prompts, digests, escalations,
+    # follow-ups to replay).
+    sweep_seconds: int = DEFAULT_SWEEP_SECONDS
 
     @property
     def socket_mode(self) -> bool:
@@ -113,6 +117,7 @@ class Settings:
                 environ, "LEARNLOOP_REFLECTION_GRACE_MINUTES", DEFAULT_REFLECTION_GRACE_MINUTES
             ),
             timezone=timezone_from_env(environ),
+            sweep_seconds=_positive_int(environ, "LEARNLOOP_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS),
         )
 
 
