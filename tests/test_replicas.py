@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,7 +24,12 @@ from storage.db import create_db_engine
 from storage.models import ReflectionRun, ReflectionSchedule
 from storage.types import utcnow
 from tests.conftest import POSTGRES_URL, SIGNING_SECRET, eventually
+from tests.tcp_proxy import TcpProxy
 from tests.test_serve import free_port, healthz
+
+# As long as a failover of a managed PostgreSQL can take: sweeps fail, the lease is lost, the
+# job store's own retry (10 s) runs more than once.
+OUTAGE_SECONDS = 30
 
 
 @pytest.fixture
@@ -126,3 +132,34 @@ def test_one_leader_sends_each_prompt_once_and_a_replica_takes_over_when_it_dies
             runs = session.exec(select(ReflectionRun)).all()
         engine.dispose()
     assert prompts(emulator) == 2 and len(runs) == 2, "each due run sent once, by one replica"
+
+
+def test_a_replica_outlives_a_database_outage_and_catches_up_on_what_fell_due(
+    emulator: SlackEmulator, own_database: str, tmp_path: Path
+) -> None:
+    url = make_url(own_database)
+    engine = create_db_engine(own_database)
+    port = free_port()
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port)
+        replica = start_replica(
+            emulator, through_proxy.render_as_string(hide_password=False), port, tmp_path
+        )
+        try:
+            emulator.request_url = f"http://127.0.0.1:{port}/slack/events"
+            emulator.slash_command(ALICE, GENERAL, "/reflect", "schedule weekly fri 16:00 Etc/UTC")
+            eventually(lambda: lease_held(engine), timeout=10, what="the replica to lead")
+            due_in_two_seconds(engine)
+            proxy.cut()  # the database (and the job store in it) goes away before it is due
+            eventually(lambda: healthz(port) is None, timeout=5, what="/healthz to see the outage")
+            time.sleep(OUTAGE_SECONDS)
+            assert replica.poll() is None, "the process stays up through the outage"
+            assert prompts(emulator) == 0
+            proxy.restore()
+            eventually(lambda: healthz(port), timeout=15, what="/healthz to recover")
+            eventually(lambda: prompts(emulator) == 1, timeout=40, what="the missed prompt")
+        finally:
+            replica.send_signal(signal.SIGTERM)
+            replica.wait(timeout=30)
+    engine.dispose()
+    assert prompts(emulator) == 1, "caught up once, not once per missed sweep"
