@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, SQLModel
@@ -38,9 +41,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            poolclass=QueuePool,
-            pool_size=1,
-            max_overflow=0,
+            poolclass=TakeTurnsPool,
             pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         )
         event.listen(engine, "connect", _configure_sqlite)
@@ -49,6 +50,62 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
     return create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
     )
+
+
+class _TakeTurns:
+    """A lock handed over in arrival order. A plain lock or queue lets the thread that just let
+    go take it straight back, so under steady load a waiter can starve for seconds."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over just as the wait ran out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()  # the next in line holds it now
+            else:
+                self._held = False
+
+
+class TakeTurnsPool(QueuePool):
+    """SQLite's one connection per process, lent to threads first come, first served."""
+
+    def __init__(self, creator: Any, **kwargs: Any) -> None:
+        kwargs.update(pool_size=1, max_overflow=0)
+        super().__init__(creator, **kwargs)
+        self._turns = _TakeTurns()
+
+    def _do_get(self) -> Any:
+        if not self._turns.acquire(self._timeout):
+            raise PoolTimeoutError(
+                f"no SQLite connection free after {self._timeout} s: a transaction is too long"
+            )
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._turns.release()
+            raise
+
+    def _do_return_conn(self, record: Any) -> None:
+        super()._do_return_conn(record)
+        self._turns.release()
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
