@@ -3,13 +3,16 @@ a due prompt goes out once, and when the leader is killed another replica takes 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from bot.emulator import ALICE, GENERAL, SlackEmulator
+from bot.emulator import ALICE, GENERAL, RANDOM, SlackEmulator
 from bot.leader import LEADER_LOCK_KEY
 from storage.db import create_db_engine
 from storage.models import ReflectionRun, ReflectionSchedule
@@ -163,3 +166,74 @@ def test_a_replica_outlives_a_database_outage_and_catches_up_on_what_fell_due(
             replica.wait(timeout=30)
     engine.dispose()
     assert prompts(emulator) == 1, "caught up once, not once per missed sweep"
+
+
+def deliver_to(port: int, emulator: SlackEmulator, body: bytes, retry: int | None) -> int:
+    """What Slack does: the same signed envelope, to whichever replica the balancer picks."""
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": emulator.sign(body, timestamp),
+    }
+    if retry is not None:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def test_an_event_delivered_four_times_to_two_replicas_is_stored_and_confirmed_once(
+    emulator: SlackEmulator, own_database: str, tmp_path: Path
+) -> None:
+    # Posted where the bot is not yet, so nothing is delivered until the test does it.
+    ts, _ = emulator.post_message(ALICE, RANDOM, "TIL load balancers spread retries")
+    emulator.join(RANDOM, emulator.bot_user_id)
+    event = {
+        "type": "message",
+        "channel": RANDOM,
+        "user": ALICE,
+        "text": "TIL load balancers spread retries",
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": "channel",
+    }
+    envelope = {
+        "token": "legacy",
+        "team_id": emulator.team_id,
+        "api_app_id": emulator.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": "Ev0REPLICAS1",
+        "event_time": int(time.time()),
+    }
+    body = json.dumps(envelope).encode()
+    ports = [free_port(), free_port()]
+    replicas = [start_replica(emulator, own_database, port, tmp_path) for port in ports]
+    try:
+        # The first delivery and its first retry arrive at the same moment, one at each replica.
+        with ThreadPoolExecutor(2) as pool:
+            first = list(
+                pool.map(
+                    lambda p: deliver_to(p[0], emulator, body, p[1]),
+                    [(ports[0], None), (ports[1], 1)],
+                )
+            )
+        later = [deliver_to(ports[n % 2], emulator, body, n) for n in (2, 3)]
+        assert first + later == [200, 200, 200, 200]
+        eventually(
+            lambda: emulator.calls_to("reactions.add"), timeout=10, what="the :books: confirmation"
+        )
+        time.sleep(1)  # room for a wrong second confirmation to show up
+    finally:
+        for replica in replicas:
+            replica.send_signal(signal.SIGTERM)
+            replica.wait(timeout=30)
+    engine = create_db_engine(own_database)
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT count(*) FROM til")).scalar_one()
+    engine.dispose()
+    assert kept == 1, "stored once across replicas and retries"
+    assert len(emulator.calls_to("reactions.add")) == 1, "confirmed once"
