@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from bot.dates import FOREVER
 from bot.settings import Settings
+from bot.slack_client import is_transient
 from storage import outbox as store
 from storage.types import utcnow
 
@@ -34,6 +35,14 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 REPLAY_BATCH = 100
+_WHAT_TO_DO = {
+    "not_in_channel": " (invite me to the channel: /invite @LearnLoop)",
+    "channel_not_found": " (the channel is gone, or private without me in it)",
+    "is_archived": " (the channel is archived)",
+    "invalid_auth": " (the bot token is no longer valid: reinstall the app)",
+    "account_inactive": " (the bot token is no longer valid: reinstall the app)",
+    "token_revoked": " (the app was uninstalled or its token revoked)",
+}
 
 Task = Callable[..., object]
 
@@ -55,8 +64,10 @@ def promise(team_id: str, task: str, *, session: Session, **args: Any) -> int:
 
 
 def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Settings) -> bool:
-    """Run one follow-up and delete it; on failure count the attempt, schedule the next one,
-    and re-raise so the failure is logged. False when it was already done."""
+    """Run one follow-up and delete it. A Slack outage or any other failure counts the attempt,
+    schedules the next one and is re-raised (so it is logged); a refusal from Slack (not in
+    the channel, token revoked…) would be refused again, so it is logged and dropped. False
+    when it was already done."""
     row = store.get_follow_up(follow_up_id, session=session)
     if row is None:
         return False
@@ -64,15 +75,23 @@ def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Set
     session.commit()  # hold no transaction (nor SQLite's write lock) while Slack answers
     try:
         _tasks()[task](team_id=team_id, session=session, client=client, settings=settings, **args)
+    except SlackApiError as error:
+        session.rollback()
+        if is_transient(error):
+            _postpone(follow_up_id, task, attempts, error, session=session)
+            raise
+        # Asking again gets the same answer: say what Slack refused, and let it go.
+        reason = str(error.response.get("error"))
+        logger.warning(
+            "follow-up %s (%s) refused by Slack: %s%s",
+            follow_up_id,
+            task,
+            reason,
+            _WHAT_TO_DO.get(reason, ""),
+        )
     except Exception as error:
         session.rollback()
-        retry_at = _next_attempt(attempts + 1)
-        store.postpone(follow_up_id, retry_at, _describe(error), session=session)
-        session.commit()
-        if retry_at == FOREVER:
-            logger.error(
-                "follow-up %s (%s) gave up after %s attempts", follow_up_id, task, attempts + 1
-            )
+        _postpone(follow_up_id, task, attempts, error, session=session)
         raise
     done(follow_up_id, session=session)
     return True
@@ -103,6 +122,18 @@ def replay_due(
                 "follow-up %s failed again; next attempt later", follow_up_id, exc_info=True
             )
     return done
+
+
+def _postpone(
+    follow_up_id: int, task: str, attempts: int, error: Exception, *, session: Session
+) -> None:
+    retry_at = _next_attempt(attempts + 1)
+    store.postpone(follow_up_id, retry_at, _describe(error), session=session)
+    session.commit()
+    if retry_at == FOREVER:
+        logger.error(
+            "follow-up %s (%s) gave up after %s attempts", follow_up_id, task, attempts + 1
+        )
 
 
 def _next_attempt(attempts: int) -> datetime:

@@ -153,3 +153,18 @@ def test_a_short_rate_limit_is_waited_out_and_a_long_one_left_to_the_replay(
         replica.close()
     shared = [m for m in emulator.messages(GENERAL) if "some limits last minutes" in m.text]
     assert len(shared) == 1
+
+
+def test_a_follow_up_slack_refuses_is_reported_and_not_retried(
+    server: BackgroundServer,
+    emulator: SlackEmulator,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.fail("reactions.add", error="not_in_channel")
+    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+        emulator.post_message(DAVE, GENERAL, "TIL some answers don't change on retry")
+        eventually(lambda: follow_ups(engine) == [], what="the refused confirmation let go")
+    assert len(emulator.calls_to("reactions.add")) == 1, "asked once: retrying gets the same no"
+    [warning] = [r.getMessage() for r in caplog.records if "refused by Slack" in r.getMessage()]
+    assert "not_in_channel (invite me to the channel: /invite @LearnLoop)" in warning
