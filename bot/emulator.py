@@ -248,6 +248,7 @@ class SlackEmulator:
         self._edited_ts: dict[tuple[str, str], str] = {}
         self._calls: list[ApiCall] = []
         self._failures: dict[str, list[_Failure]] = {}
+        self._delays: dict[str, float] = {}
         self._responses: list[dict[str, Any]] = []
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._triggers: dict[str, str] = {}
@@ -561,6 +562,11 @@ class SlackEmulator:
             self._failures.setdefault(method, []).append(
                 _Failure(status, error, retry_after, times)
             )
+
+    def slow_down(self, method: str, seconds: float) -> None:
+        """Make every call to ``method`` take ``seconds`` longer (0 to stop): a slow Slack."""
+        with self._lock:
+            self._delays[method] = seconds
 
     # -- what users do in Slack ------------------------------------------------------------
 
@@ -1033,6 +1039,10 @@ class SlackEmulator:
             params, bad_json = _parse_params(query, body, content_type), False
         except ValueError:
             params, bad_json = {}, True
+        with self._lock:
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            time.sleep(delay)  # outside the lock: other calls go on meanwhile
         bearer = authorization[7:].strip() if authorization.startswith("Bearer ") else None
         token = bearer or params.get("token")
         params.pop("token", None)

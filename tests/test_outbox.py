@@ -168,3 +168,20 @@ def test_a_follow_up_slack_refuses_is_reported_and_not_retried(
     assert len(emulator.calls_to("reactions.add")) == 1, "asked once: retrying gets the same no"
     [warning] = [r.getMessage() for r in caplog.records if "refused by Slack" in r.getMessage()]
     assert "not_in_channel (invite me to the channel: /invite @LearnLoop)" in warning
+
+
+def test_acks_stay_fast_while_the_follow_up_work_is_slow(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    for method in ("reactions.add", "chat.postMessage", "chat.getPermalink"):
+        emulator.slow_down(method, 3)
+    for text in ("TIL acks do not wait for Slack", "TIL nor for the database of a slow reply"):
+        started = time.monotonic()
+        _, delivery = emulator.post_message(DAVE, GENERAL, text)
+        assert delivery is not None and delivery.status == 200
+        assert time.monotonic() - started < 1, "the event is acknowledged within a second"
+    started = time.monotonic()
+    reply = emulator.slash_command(DAVE, GENERAL, "/til", "so are slash commands #slack")
+    assert reply.status == 200 and time.monotonic() - started < 1
+    eventually(lambda: follow_ups(engine) == [], timeout=15, what="the slow follow-ups done")
+    assert len(emulator.calls_to("reactions.add")) == 2
