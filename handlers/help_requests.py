@@ -161,7 +161,11 @@ async def handle_resolve_button(
 async def handle_app_mention(
     ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    """A message mentioning the bot with a question is asked like /ask; it is the question."""
+    """A message mentioning the bot with a question is asked like /ask; it is the question.
+    Bots (this one included) never ask."""
+    if not posted_by_person(event):
+        await ack()
+        return
     runtime = runtime_of(context)
     text = re.sub(rf"<@{context.bot_user_id}(\|[^>]*)?>", "", event.get("text", "")).strip()
     if not text:

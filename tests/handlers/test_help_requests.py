@@ -457,3 +457,33 @@ def test_managers_set_how_their_workspace_routes_questions(
     request = requests(engine)[0]
     assert len(routes(engine)) == 1, "the workspace asks one expert per round now"
     assert timedelta(minutes=29) < request.escalate_at - request.created_at < timedelta(minutes=31)
+
+
+def test_bots_never_ask_and_never_answer(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, ALICE, "/ask", "who owns the build? #ci")
+    ts = posted_question(emulator).response["ts"]
+    eventually(lambda: requests(engine)[0].message_ts, what="the question linked")
+    for bot_user, bot_id in ((emulator.bot_user_id, emulator.bot_id), ("U0OTHERBOT", "B0OTHER")):
+        reply = {
+            "type": "message",
+            "channel": GENERAL,
+            "user": bot_user,
+            "bot_id": bot_id,
+            "text": "beep: see the runbook",
+            "thread_ts": ts,
+            "ts": f"{float(ts) + 1:.6f}",
+        }
+        assert emulator.deliver_event(reply).status == 200
+        mention = {
+            "type": "app_mention",
+            "channel": GENERAL,
+            "user": bot_user,
+            "bot_id": bot_id,
+            "text": f"<@{emulator.bot_user_id}> how do I deploy? #deploy",
+            "ts": f"{float(ts) + 2:.6f}",
+        }
+        assert emulator.deliver_event(mention).status == 200
+    [request] = requests(engine)
+    assert request.first_answer_at is None, "a bot's reply is no answer"
