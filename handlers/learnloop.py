@@ -10,6 +10,7 @@ from bot import blocks, roles
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import mentioned_users
+from handlers.payloads import command_text
 from storage.models import Role
 
 LEARNLOOP_COMMAND = "/learnloop"
@@ -18,7 +19,7 @@ LEARNLOOP_COMMAND = "/learnloop"
 async def handle_learnloop_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    words = command.get("text", "").split()
+    words = command_text(command).split()
     if words[:1] == ["role"]:
         reply = await _set_role(words[1:], command["user_id"], context)
     else:
