@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import extract_team_id
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -109,6 +111,7 @@ def _parse(body: str, content_type: str) -> dict[str, Any] | None:
 
 # Bolt reads ids as a string or an object with an "id", in the payload and in these parts.
 _ID_FIELDS = ("user", "team", "channel", "enterprise")
+_TEAM_ID = re.compile(r"[TE][A-Z0-9]{1,31}")
 _ID_HOLDERS = ("event", "message", "previous_message", "item", "assistant_thread")
 
 
@@ -140,7 +143,11 @@ def routable(payload: dict[str, Any]) -> bool:
     if not all(_list_of_objects(payload.get(name)) for name in ("authorizations", "response_urls")):
         return False
     holders = [payload, *(payload.get("authorizations") or [])]
-    return all(_ids_readable(holder) for holder in holders)
+    if not all(_ids_readable(holder) for holder in holders):
+        return False
+    # Every row is keyed by the workspace Bolt reads from the payload: it must be an id.
+    team_id = extract_team_id(payload)
+    return team_id is None or (isinstance(team_id, str) and bool(_TEAM_ID.fullmatch(team_id)))
 
 
 def _list_of_objects(value: Any) -> bool:

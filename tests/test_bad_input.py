@@ -539,11 +539,13 @@ def test_malformed_interactions_never_fail(live: LiveApp) -> None:
 
     @given(payload=broken(templates))
     # Regressions: Bolt raised on a view without a type or that is not an object; the
-    # listeners on a value that is not a number and on a trigger_id Slack had already used.
+    # database on a workspace id longer than its column; the listeners on a value that is
+    # not a number and on a trigger_id Slack had already used.
     @example(payload={"type": "view_submission", "user": {"id": BOB}, "view": {"callback_id": "x"}})
     @example(payload=templates[blocks.HELP_RESOLVE] | {"actions": [{"action_id": "help_resolve"}]})
     @example(payload=templates[blocks.HELP_ALREADY_ANSWERED] | {"trigger_id": "1.2.used"})
     @example(payload={"user": {"id": BOB}, "view": False})
+    @example(payload=templates["save as TIL"] | {"team": {"id": "help " * 10}})
     def check(payload: dict[str, Any]) -> None:
         delivery, oversized = interaction(live, payload)
         what = f"payload {json.dumps(payload)[:300]}"
