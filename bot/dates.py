@@ -14,7 +14,7 @@ TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 # "Until I say otherwise": away or muted with no end date.
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
-_UNTIL = re.compile(r"^(?:until\s+)?(\d{4}-\d{2}-\d{2})$", re.IGNORECASE)
+_UNTIL = re.compile(r"^(?:until\s+)?([0-9]{4}-[0-9]{2}-[0-9]{2})$", re.IGNORECASE)
 
 
 def parse_until(text: str, today: date) -> date | None:
@@ -27,6 +27,8 @@ def parse_until(text: str, today: date) -> date | None:
     day = date.fromisoformat(match[1])
     if day < today:
         raise ValueError(f"{day} is in the past")
+    if day >= FOREVER.date():
+        raise ValueError(f"{day} is further than any end date; leave the date out instead")
     return day
 
 

@@ -461,6 +461,17 @@ class SlackEmulator:
             self.user(user_id)
             return self._open_im(user_id)
 
+    def response_url(self, channel_id: str, user_id: str, message_ts: str | None = None) -> str:
+        """A live response_url, as Slack puts in a payload, for tests that build payloads."""
+        with self._lock:
+            self.channel(channel_id)
+            return self._new_response_url(_ResponseTarget(channel_id, user_id, message_ts))
+
+    def trigger_id(self, user_id: str) -> str:
+        """A live trigger_id, as Slack puts in a payload, for tests that build payloads."""
+        with self._lock:
+            return self._new_trigger_id(user_id)
+
     def home_view(self, user_id: str) -> dict[str, Any] | None:
         """The view last published to the user's App Home, or None."""
         with self._lock:

@@ -58,6 +58,11 @@ class ScheduleSpec:
     local: bool = False
 
 
+def _is_number(word: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
+    return word.isascii() and word.isdigit()
+
+
 def parse_schedule(words: list[str]) -> ScheduleSpec:
     """`<daily|weekly|biweekly|monthly> [day] <HH:MM> [Area/City] [#channel] [set:<name>] [dm]`."""
     if not words or words[0].lower() not in {f.value for f in Frequency}:
@@ -73,7 +78,7 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
         if day is None:
             raise ScheduleError("say which day, e.g. `weekly fri 16:00`")
     elif frequency is Frequency.MONTHLY:
-        if not rest or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 28:
+        if not rest or not _is_number(rest[0]) or not 1 <= int(rest[0]) <= 28:
             raise ScheduleError("say which day of the month, 1 to 28, e.g. `monthly 1 09:30`")
         day = int(rest.pop(0))
     if not rest or not TIME_OF_DAY.match(rest[0]):
@@ -91,7 +96,7 @@ def parse_schedule(words: list[str]) -> ScheduleSpec:
             local = True
         elif word.lower().startswith("remind:"):
             delay = word.split(":", 1)[1].lower().removesuffix("m")
-            if not delay.isdigit() or not 1 <= int(delay) <= MAX_REMINDER_MINUTES:
+            if not _is_number(delay) or not 1 <= int(delay) <= MAX_REMINDER_MINUTES:
                 raise ScheduleError("give reminders in minutes, e.g. remind:120")
             remind = int(delay)
         elif word.lower().startswith("skip-holidays:"):

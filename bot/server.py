@@ -1,20 +1,25 @@
 """HTTP mode: one Request URL for events, commands and interactivity, plus /healthz.
 
 The gate in front of Bolt answers what Bolt gets wrong: a malformed timestamp is a 401 (Bolt
-raises and answers 500), an unparsable body a 400, an oversized one a 413.
+raises and answers 500), an unparsable body a 400, an oversized one a 413, and so is a 400 a
+payload whose parts Bolt routes on have the wrong type (Bolt raises on an event that is not an
+object or a user id that is a number, before any listener runs).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import extract_team_id
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +49,8 @@ def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
             return _error(400, "request body is not UTF-8")
         if not signed_by_slack(verifier, text, request.headers, now=time.time()):
             return _error(401, "invalid or missing Slack signature")
-        if not _parses(text, request.headers.get("content-type", "")):
+        payload = _parse(text, request.headers.get("content-type", ""))
+        if payload is None or not routable(payload):
             return _error(400, "malformed request body")
         return await bolt.handle(request)
 
@@ -87,14 +93,71 @@ def signed_by_slack(
     return expected is not None and hmac.compare_digest(expected, signature)
 
 
-def _parses(body: str, content_type: str) -> bool:
-    """Whether Bolt will be able to read the body: JSON, or a form with JSON in `payload`."""
+def _parse(body: str, content_type: str) -> dict[str, Any] | None:
+    """What Bolt will read: a JSON object, a form's JSON `payload`, or the form itself; None
+    when the body is none of these."""
     try:
         if content_type.startswith("application/json"):
-            return isinstance(json.loads(body), dict)
+            parsed = json.loads(body)
+            return parsed if isinstance(parsed, dict) else None
         form = parse_qs(body, keep_blank_values=True)
         if "payload" in form:
-            return isinstance(json.loads(form["payload"][0]), dict)
-        return bool(form)
+            parsed = json.loads(form["payload"][0])
+            return parsed if isinstance(parsed, dict) else None
+        return {name: values[-1] for name, values in form.items()} or None
     except ValueError:
+        return None
+
+
+# Bolt reads ids as a string or an object with an "id", in the payload and in these parts.
+_ID_FIELDS = ("user", "team", "channel", "enterprise")
+_TEAM_ID = re.compile(r"[TE][A-Z0-9]{1,31}")
+_ID_HOLDERS = ("event", "message", "previous_message", "item", "assistant_thread")
+
+
+def routable(payload: dict[str, Any]) -> bool:
+    """Whether Bolt can route the payload without raising: Slack's types for the parts it
+    matches listeners on (event, actions, view) and for the ids it puts in the context."""
+    kind = payload.get("type")
+    event = payload.get("event")
+    if kind == "event_callback" and not (
+        isinstance(event, dict) and isinstance(event.get("type"), str)
+    ):
         return False
+    actions = payload.get("actions")
+    if (
+        kind == "block_actions"
+        and "actions" in payload
+        and not (
+            isinstance(actions, list)
+            and actions
+            and all(isinstance(action, dict) and "action_id" in action for action in actions)
+        )
+    ):
+        return False
+    view = payload.get("view")
+    if view is not None and not isinstance(view, dict):
+        return False
+    if kind in ("view_submission", "view_closed") and not isinstance((view or {}).get("type"), str):
+        return False
+    if not all(_list_of_objects(payload.get(name)) for name in ("authorizations", "response_urls")):
+        return False
+    holders = [payload, *(payload.get("authorizations") or [])]
+    if not all(_ids_readable(holder) for holder in holders):
+        return False
+    # Every row is keyed by the workspace Bolt reads from the payload: it must be an id.
+    team_id = extract_team_id(payload)
+    return team_id is None or (isinstance(team_id, str) and bool(_TEAM_ID.fullmatch(team_id)))
+
+
+def _list_of_objects(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, dict) for v in value))
+
+
+def _ids_readable(holder: dict[str, Any]) -> bool:
+    """Bolt looks for ids in the payload and, recursively, in the parts that carry them."""
+    return all(
+        holder.get(name) is None or isinstance(holder[name], (str, dict)) for name in _ID_FIELDS
+    ) and all(
+        _ids_readable(holder[name]) for name in _ID_HOLDERS if isinstance(holder.get(name), dict)
+    )

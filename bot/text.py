@@ -24,9 +24,10 @@ def extract_tags(text: str) -> tuple[str, ...]:
 
 
 # With should_escape, Slack turns "#name" into a channel link when a channel has that name.
-_CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]+\|([^>]+)>")
-_CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+# Ids are at most 32 characters, the columns that keep them; a longer one is not a reference.
+_CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,31}\|([^>]+)>")
+_CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>")
 
 
 def command_tags(text: str) -> tuple[str, ...]:

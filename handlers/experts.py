@@ -14,6 +14,7 @@ from bot.dates import parse_until
 from bot.roles import NotAllowed
 from bot.runtime import Runtime, runtime_of
 from bot.text import command_tags, mentioned_users
+from handlers.payloads import command_text
 
 EXPERT_COMMAND = "/expert"
 
@@ -136,7 +137,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 async def handle_expert_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    word, _, rest = command.get("text", "").strip().partition(" ")
+    word, _, rest = command_text(command).strip().partition(" ")
     subcommand = SUBCOMMANDS.get(word.lower())
     if subcommand is None:
         reply = blocks.notice("expert_usage")

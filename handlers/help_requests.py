@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 
 from bot import blocks, help_policy, help_requests
 from bot.help_policy import for_workspace
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import channel_reference, command_tags
-from handlers.payloads import posted_by_person, thread_of_reply
+from handlers.payloads import (
+    actor_id,
+    command_text,
+    input_value,
+    posted_by_person,
+    reaction_of,
+    record_id,
+    response_url_of,
+    slack_ts,
+    text_of,
+    thread_of_reply,
+)
+
+logger = logging.getLogger(__name__)
 
 ASK_COMMAND = "/ask"
 RESOLVED_EMOJI = "white_check_mark"
 UNROUTED_WORD = "unrouted"
 SETTINGS_WORD = "settings"
+# Slack's answers to a trigger_id it does not know, that expired or was used already.
+_TRIGGER_GONE = {"invalid_trigger_id", "expired_trigger_id", "exchanged_trigger_id"}
 _SETTING_NAMES = {"experts": "experts_per_question", "escalation": "escalation_minutes"}
 
 
@@ -25,7 +42,7 @@ async def handle_ask_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     runtime = runtime_of(context)
-    text = command.get("text", "").strip()
+    text = command_text(command).strip()
     if text.lower() in ("", "help"):
         reply = blocks.notice("ask_usage")
     elif text.lower().split(" ", 1)[0] == SETTINGS_WORD:
@@ -62,8 +79,8 @@ def _parse_settings(words: list[str]) -> dict[str, int | str] | None:
         return None
     changes: dict[str, int | str] = {}
     for name, value in zip(words[::2], words[1::2], strict=True):
-        if name.lower() in _SETTING_NAMES and value.isdigit():
-            changes[_SETTING_NAMES[name.lower()]] = int(value)
+        if name.lower() in _SETTING_NAMES and (number := record_id(value)) is not None:
+            changes[_SETTING_NAMES[name.lower()]] = number
         elif name.lower() == "channel" and (channel := channel_reference(value)):
             changes["help_channel"] = channel
         else:
@@ -102,30 +119,39 @@ async def handle_route_answer(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     """An expert's "I'll take it" / "Not my area" / "Already answered" in their DM."""
+    request_id, expert_id = record_id(action.get("value")), actor_id(body)
+    trigger_id = body.get("trigger_id")
+    if request_id is None or expert_id is None or not isinstance(trigger_id, str):
+        await ack()
+        return
+    if action["action_id"] == blocks.HELP_ALREADY_ANSWERED:
+        await ack()
+        # The trigger expires 3 s after the click: open the form before anything else.
+        try:
+            await context.client.views_open(
+                trigger_id=trigger_id, view=blocks.answer_link_modal(request_id)
+            )
+        except SlackApiError as error:
+            if error.response.get("error") not in _TRIGGER_GONE:
+                raise
+            logger.info("answer-link form not opened: %s", error.response.get("error"))
+            return  # nothing recorded: the expert can click again
     await runtime_of(context).promise(
         "help.answer_route",
         team_id=str(context.team_id),
         token=context.bot_token,
-        request_id=int(action["value"]),
-        expert_id=body["user"]["id"],
+        request_id=request_id,
+        expert_id=expert_id,
         answer=blocks.ROUTE_ANSWERS[action["action_id"]].value,
     )
-    await ack()
-    if action["action_id"] == blocks.HELP_ALREADY_ANSWERED:
-        # The trigger expires 3 s after the click: open the form straight after the ack.
-        await context.client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.answer_link_modal(int(action["value"]))
-        )
+    await ack()  # a second ack (after "Already answered") is ignored by Bolt
 
 
 async def handle_answer_link(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     """The "Already answered" form: a valid link goes to the question's thread."""
-    state = view["state"]["values"]
-    url = (
-        state.get(blocks.ANSWER_LINK_BLOCK, {}).get(blocks.ANSWER_LINK_INPUT, {}).get("value") or ""
-    ).strip()
+    url = input_value(view, blocks.ANSWER_LINK_BLOCK, blocks.ANSWER_LINK_INPUT).strip()
     if not re.match(r"^https?://\S+$", url):
         await ack(
             response_action="errors",
@@ -134,12 +160,16 @@ async def handle_answer_link(
             },
         )
         return
+    request_id, expert_id = record_id(view.get("private_metadata")), actor_id(body)
+    if request_id is None or expert_id is None:
+        await ack()
+        return  # not a form LearnLoop opened
     await runtime_of(context).promise(
         "help.point_to_answer",
         team_id=str(context.team_id),
         token=context.bot_token,
-        request_id=int(view["private_metadata"]),
-        expert_id=body["user"]["id"],
+        request_id=request_id,
+        expert_id=expert_id,
         url=url,
     )
     await ack()
@@ -148,12 +178,16 @@ async def handle_answer_link(
 async def handle_resolve_button(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
+    request_id, user_id = record_id(action.get("value")), actor_id(body)
+    if request_id is None or user_id is None:
+        await ack()
+        return
     await runtime_of(context).promise(
         "help.resolve_by_button",
         team_id=str(context.team_id),
         token=context.bot_token,
-        request_id=int(action["value"]),
-        user_id=body["user"]["id"],
+        request_id=request_id,
+        user_id=user_id,
     )
     await ack()
 
@@ -164,10 +198,11 @@ async def handle_app_mention(
     """A message mentioning the bot with a question is asked like /ask; it is the question.
     Bots (this one included) never ask."""
     if not posted_by_person(event):
-        await ack()
+        await ack()  # a bot's mention, or one whose channel, author or ts is unreadable
         return
     runtime = runtime_of(context)
-    text = re.sub(rf"<@{context.bot_user_id}(\|[^>]*)?>", "", event.get("text", "")).strip()
+    mention = rf"<@{context.bot_user_id}(\|[^>]*)?>"
+    text = re.sub(mention, "", text_of(event.get("text"))).strip()
     if not text:
         await ack()
         usage = blocks.notice("mention_usage")
@@ -193,14 +228,21 @@ async def handle_app_mention(
 async def handle_save_answer(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
 ) -> None:
+    container = body.get("container")
+    offer_ts = slack_ts(container.get("message_ts")) if isinstance(container, dict) else None
+    request_id, user_id = record_id(action.get("value")), actor_id(body)
+    response_url = response_url_of(body)
+    if request_id is None or user_id is None or offer_ts is None or response_url is None:
+        await ack()
+        return
     await runtime_of(context).promise(
         "help.save_answer",
         team_id=str(context.team_id),
         token=context.bot_token,
-        request_id=int(action["value"]),
-        user_id=body["user"]["id"],
-        offer_ts=body["container"]["message_ts"],
-        response_url=body["response_url"],
+        request_id=request_id,
+        user_id=user_id,
+        offer_ts=offer_ts,
+        response_url=response_url,
     )
     await ack()
 
@@ -222,16 +264,16 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
 
 async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """The asker's :white_check_mark: on their question resolves it."""
-    item = event.get("item", {})
-    if event.get("reaction") != RESOLVED_EMOJI or item.get("type") != "message":
+    reaction = reaction_of(event)
+    if reaction is None or reaction.name != RESOLVED_EMOJI:
         return
     await runtime_of(context).promise(
         "help.resolve_by_reaction",
         team_id=str(context.team_id),
         token=context.bot_token,
-        channel_id=item["channel"],
-        message_ts=item["ts"],
-        user_id=event["user"],
+        channel_id=reaction.channel_id,
+        message_ts=reaction.message_ts,
+        user_id=reaction.user_id,
     )
 
 

@@ -10,6 +10,7 @@ from bot import blocks, privacy, roles
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import mentioned_users
+from handlers.payloads import command_text
 from storage.models import Role
 
 LEARNLOOP_COMMAND = "/learnloop"
@@ -20,7 +21,7 @@ EXPORT_ME_WORD = "export-me"
 async def handle_learnloop_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    words = command.get("text", "").split()
+    words = command_text(command).split()
     if words[:1] == ["role"]:
         reply = await _set_role(words[1:], command["user_id"], context)
     elif words == [FORGET_ME_WORD]:

@@ -11,7 +11,7 @@ from bot import blocks, reflection
 from bot.dates import parse_until
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
-from handlers.payloads import posted_by_person, thread_of_reply
+from handlers.payloads import command_text, posted_by_person, record_id, text_of, thread_of_reply
 from storage.models import ReflectionSchedule
 
 REFLECT_COMMAND = "/reflect"
@@ -21,7 +21,7 @@ CHANGES = {"pause": "paused", "resume": "resumed", "delete": "deleted"}
 async def handle_reflect_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    words = command.get("text", "").split()
+    words = command_text(command).split()
     action = words[0].lower() if words else "help"
     try:
         reply = await _reflect(action, words[1:], command, context)
@@ -38,8 +38,10 @@ async def _reflect(
     runtime = runtime_of(context)
     team_id, user_id = str(context.team_id), command["user_id"]
     managers = runtime.settings.managers
-    if action == "schedule" or (action == "edit" and words and words[0].lstrip("#").isdigit()):
-        editing = int(words.pop(0).lstrip("#")) if action == "edit" else None
+    editing = record_id(words[0]) if action == "edit" and words else None
+    if action == "schedule" or editing is not None:
+        if editing is not None:
+            words.pop(0)
         saved: tuple[ReflectionSchedule, list[datetime]] | None
         try:
             spec = reflection.parse_schedule(words)
@@ -88,8 +90,8 @@ async def _reflect(
         if len(here) != 1:
             return blocks.notice("reflect_now_which", count=str(len(here)))
         words = [str(here[0].id)]
-    if action in (*CHANGES, "now") and len(words) == 1 and words[0].lstrip("#").isdigit():
-        schedule_id = int(words[0].lstrip("#"))
+    schedule_id = record_id(words[0]) if len(words) == 1 else None
+    if action in (*CHANGES, "now") and schedule_id is not None:
         if action == "now":
             run = await runtime.call(
                 reflection.send_now,
@@ -174,7 +176,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             dm_channel_id=event["channel"],
             ts=event["ts"],
             user_id=event["user"],
-            text=event.get("text", ""),
+            text=text_of(event.get("text")),
         )
         return
     if thread_ts is None:

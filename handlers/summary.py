@@ -11,6 +11,7 @@ from bot.dates import WEEKDAYS, wall_clock
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import channel_reference
+from handlers.payloads import command_text, slack_id
 from prompts import render
 from storage.models import SummarySubscription
 from storage.types import utcnow
@@ -22,7 +23,7 @@ HELP_WORDS = ("help", "?")
 async def handle_summary_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
-    words = command.get("text", "").split()
+    words = command_text(command).split()
     action = words[0].lower() if words else ""
     try:
         reply = await _summary(action, words, command, context)
@@ -96,7 +97,7 @@ async def _summary(
         except ValueError as problem:
             raise summary.SummaryRequestError(str(problem)) from None
         return blocks.notice("summary_timezone_set", timezone=zone_name)
-    request = summary.parse_request(command.get("text", ""), command["channel_id"])
+    request = summary.parse_request(command_text(command), command["channel_id"])
     week, zone_name = await runtime.call(
         summary.prepare_summary,
         **who,
@@ -134,13 +135,14 @@ async def handle_app_home_opened(
     ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     """Publish the Home tab after the ack: the team's figures may take a moment."""
-    if event.get("tab", "home") == "home":
+    user_id = slack_id(event.get("user"))
+    if event.get("tab", "home") == "home" and user_id is not None:
         runtime = runtime_of(context)
         runtime.spawn(
             summary.publish_home,
             token=context.bot_token,
             team_id=str(context.team_id),
-            user_id=event["user"],
+            user_id=user_id,
             now=utcnow(),
             default_zone=runtime.settings.timezone,
             managers=runtime.settings.managers,

@@ -9,7 +9,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from bot import blocks, til
 from bot.runtime import runtime_of
 from bot.text import extract_tags
-from bot.til import CaptureOutcome, SlackMessage
+from bot.til import CaptureOutcome
+from handlers.payloads import (
+    actor_id,
+    channel_of,
+    command_text,
+    message_from,
+    reaction_of,
+    response_url_of,
+    slack_id,
+    slack_ts,
+)
 from storage.models import TilSource
 
 TIL_COMMAND = "/til"
@@ -28,22 +38,24 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     runtime = runtime_of(context)
     team_id = str(context.team_id)
     subtype = event.get("subtype")
+    channel_id = slack_id(event.get("channel"))
     capture: til.Capture | None = None
-    if event.get("channel_type") == "im":
+    if event.get("channel_type") == "im" or channel_id is None:
         return  # a DM with the bot is private (reflections), never team knowledge
     if subtype is None:
-        message = SlackMessage.from_payload(team_id, event["channel"], event)
-        if til.announces_til(message):
+        message = message_from(team_id, channel_id, event)
+        if message is not None and til.announces_til(message):
             capture = await runtime.call(til.capture_keyword_message, message=message)
     elif subtype == "message_changed":
-        message = SlackMessage.from_payload(team_id, event["channel"], event["message"])
-        capture = await runtime.call(til.sync_edited_message, message=message)
-    elif subtype == "message_deleted":
+        message = message_from(team_id, channel_id, event.get("message"))
+        if message is not None:
+            capture = await runtime.call(til.sync_edited_message, message=message)
+    elif subtype == "message_deleted" and (deleted_ts := slack_ts(event.get("deleted_ts"))):
         await runtime.call(
             til.forget_deleted_message,
             team_id=team_id,
-            channel_id=event["channel"],
-            message_ts=event["deleted_ts"],
+            channel_id=channel_id,
+            message_ts=deleted_ts,
         )
     _confirm_after_ack(context, capture)
 
@@ -54,16 +66,16 @@ async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) 
 
 async def _count_reaction(event: dict[str, Any], context: AsyncBoltContext, *, added: bool) -> None:
     """People's reactions to TILs, not the bot's own :books:."""
-    item = event.get("item", {})
-    if item.get("type") != "message" or event.get("user") == context.bot_user_id:
+    reaction = reaction_of(event)
+    if reaction is None or reaction.user_id == context.bot_user_id:
         return
     await runtime_of(context).call(
         til.record_reaction,
         team_id=str(context.team_id),
-        channel_id=item["channel"],
-        message_ts=item["ts"],
-        user_id=event["user"],
-        reaction=event["reaction"],
+        channel_id=reaction.channel_id,
+        message_ts=reaction.message_ts,
+        user_id=reaction.user_id,
+        reaction=reaction.name,
         added=added,
     )
 
@@ -71,16 +83,16 @@ async def _count_reaction(event: dict[str, Any], context: AsyncBoltContext, *, a
 async def on_reaction_added(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """The capture emoji saves the message (called by handlers.events)."""
     runtime = runtime_of(context)
-    item = event.get("item", {})
+    reaction = reaction_of(event)
     capture = None
-    if event.get("reaction") == runtime.settings.capture_emoji and item.get("type") == "message":
+    if reaction is not None and reaction.name == runtime.settings.capture_emoji:
         capture = await runtime.call(
             til.capture_reacted_message,
             token=context.bot_token,
             team_id=str(context.team_id),
-            channel_id=item["channel"],
-            message_ts=item["ts"],
-            reactor_id=event["user"],
+            channel_id=reaction.channel_id,
+            message_ts=reaction.message_ts,
+            reactor_id=reaction.user_id,
         )
     _confirm_after_ack(context, capture)
     await _count_reaction(event, context, added=True)
@@ -90,7 +102,7 @@ async def handle_til_command(
     ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
 ) -> None:
     runtime = runtime_of(context)
-    text = command.get("text", "").strip()
+    text = command_text(command).strip()
     first_word, _, rest = text.partition(" ")
     if first_word.lower() in HELP_WORDS:
         reply = blocks.usage(runtime.settings.capture_emoji)
@@ -119,14 +131,14 @@ async def handle_save_til_shortcut(
     ack: AsyncAck, shortcut: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
 ) -> None:
     runtime = runtime_of(context)
-    message = SlackMessage.from_payload(
-        str(context.team_id), shortcut["channel"]["id"], shortcut["message"]
-    )
+    channel_id, captured_by = channel_of(shortcut), actor_id(shortcut)
+    message = message_from(str(context.team_id), channel_id or "", shortcut.get("message"))
+    unreadable = channel_id is None or response_url_of(shortcut) is None
+    if message is None or captured_by is None or unreadable:
+        await ack()  # nothing readable to keep; Slack never retries a shortcut
+        return
     capture = await runtime.call(
-        til.capture_message,
-        message=message,
-        source=TilSource.SHORTCUT,
-        captured_by=shortcut["user"]["id"],
+        til.capture_message, message=message, source=TilSource.SHORTCUT, captured_by=captured_by
     )
     await ack()
     _confirm_after_ack(context, capture)

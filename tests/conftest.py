@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+import hypothesis
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -160,3 +161,15 @@ def eventually(check: Callable[[], T | None], *, timeout: float = 5.0, what: str
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+# Property tests (tests/test_bad_input.py) talk to a live server: no per-example deadline, and
+# in CI a fixed sequence of examples so a run can be repeated exactly.
+hypothesis.settings.register_profile(
+    "learnloop",
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+    print_blob=True,
+)
+hypothesis.settings.load_profile("learnloop")
