@@ -163,6 +163,23 @@ class _ApiError(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class HeldCall:
+    """A Web API call the emulator keeps waiting: the app is in the middle of a request."""
+
+    method: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def wait_until_arrived(self, timeout: float = DELIVERY_TIMEOUT) -> None:
+        if not self.arrived.wait(timeout):
+            raise TimeoutError(f"no call to {self.method} arrived within {timeout}s")
+
+    def release(self) -> None:
+        """Let the call go on and be answered as usual."""
+        self.released.set()
+
+
 @dataclass
 class _Failure:
     status: int
@@ -248,6 +265,7 @@ class SlackEmulator:
         self._edited_ts: dict[tuple[str, str], str] = {}
         self._calls: list[ApiCall] = []
         self._failures: dict[str, list[_Failure]] = {}
+        self._holds: list[HeldCall] = []
         self._responses: list[dict[str, Any]] = []
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._triggers: dict[str, str] = {}
@@ -342,6 +360,9 @@ class SlackEmulator:
         with self._lock:
             self._stopping.set()
             self._tickets.clear()
+            for held in self._holds:
+                held.release()
+            self._holds.clear()
             self._link_changed.notify_all()  # deliveries waiting for a client or an ack give up
         if self._worker is not None:
             self._outbox.put(None)
@@ -561,6 +582,14 @@ class SlackEmulator:
             self._failures.setdefault(method, []).append(
                 _Failure(status, error, retry_after, times)
             )
+
+    def hold(self, method: str) -> HeldCall:
+        """Keep the next call to ``method`` waiting until ``release()`` (or the emulator stops),
+        then answer it as usual: a slow Slack, with the app's request in flight meanwhile."""
+        held = HeldCall(method)
+        with self._lock:
+            self._holds.append(held)
+        return held
 
     # -- what users do in Slack ------------------------------------------------------------
 
@@ -1033,6 +1062,14 @@ class SlackEmulator:
             params, bad_json = _parse_params(query, body, content_type), False
         except ValueError:
             params, bad_json = {}, True
+        with self._lock:
+            held = next(
+                (h for h in self._holds if h.method == method and not h.arrived.is_set()), None
+            )
+            if held is not None:
+                held.arrived.set()
+        if held is not None:
+            held.released.wait(DELIVERY_TIMEOUT)
         bearer = authorization[7:].strip() if authorization.startswith("Bearer ") else None
         token = bearer or params.get("token")
         params.pop("token", None)
