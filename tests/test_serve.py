@@ -182,9 +182,9 @@ def test_log_format_json_writes_one_object_per_line_with_the_traceback_inside(
     emulator: SlackEmulator, tmp_path: Path
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'learnloop.db'}"
-    with learnloop_serve(
-        emulator, database_url, tmp_path, logged_errors=True, LOG_FORMAT="json"
-    ) as serving:
+    # At DEBUG, so learnloop_serve's check for secrets covers every library's debug output too.
+    debug = {"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}
+    with learnloop_serve(emulator, database_url, tmp_path, logged_errors=True, **debug) as serving:
         emulator.fail("users.info", error="fatal_error")  # the listener fails: logged with exc_info
         reply = emulator.slash_command(ALICE, GENERAL, "/learnloop", f"role <@{BOB}> lead")
         assert "went wrong" in reply.json()["text"]
