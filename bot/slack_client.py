@@ -30,7 +30,7 @@ MAX_RETRIES = 2
 BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=0.2)
 TIMEOUT_SECONDS = 10
 # Requests to a file's upload URL go through the same machinery; their path is a file id.
-UPLOAD_METHOD = "file_upload"
+UPLOAD = "file_upload"
 
 
 def create_web_client(
@@ -62,7 +62,7 @@ def create_async_web_client(
         base_url=base_url,
         timeout=TIMEOUT_SECONDS,
         retry_handlers=[
-            _AsyncCountingHandler(metrics or Metrics(), base_url),
+            _CountingHandler(metrics or Metrics(), base_url),
             AsyncConnectionErrorRetryHandler(MAX_RETRIES, BACKOFF),
             AsyncRateLimitErrorRetryHandler(MAX_RETRIES),
             AsyncServerErrorRetryHandler(MAX_RETRIES, BACKOFF),
@@ -70,30 +70,10 @@ def create_async_web_client(
     )
 
 
-def count_response(
-    metrics: Metrics, base_url: str, request: HttpRequest, response: HttpResponse | None
-) -> None:
-    """Count one HTTP request to the Web API by method and outcome; no response means the
-    request never got an answer (connection refused, timeout)."""
-    path = request.url.split("?", 1)[0]
-    method = path.removeprefix(base_url) if path.startswith(base_url) else UPLOAD_METHOD
-    if response is None:
-        outcome = "connection_error"
-    elif response.status_code == 429:
-        outcome = "ratelimited"
-        metrics.web_api_ratelimited.labels(method).inc()
-    elif response.status_code >= 500:
-        outcome = "server_error"
-    elif response.status_code != 200 or (response.body or {}).get("ok") is False:
-        outcome = "error"
-    else:
-        outcome = "ok"
-    metrics.web_api_calls.labels(method, outcome).inc()
-
-
-class _CountingHandler(RetryHandler):
-    """Sees every answer (slack_sdk asks each retry handler in turn) and never retries itself,
-    so it counts without changing what the handlers after it decide."""
+class _CountingHandler(RetryHandler, AsyncRetryHandler):
+    """Counts every answer by method and outcome, and never retries itself: slack_sdk asks each
+    retry handler in turn, so the handlers after it decide as before. Synchronous and
+    asynchronous clients both take it (they call can_retry and can_retry_async)."""
 
     def __init__(self, metrics: Metrics, base_url: str) -> None:
         super().__init__(max_retry_count=0)
@@ -108,17 +88,21 @@ class _CountingHandler(RetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        count_response(self._metrics, self._base_url, request, response)
+        path = request.url.split("?", 1)[0]
+        method = path.removeprefix(self._base_url) if path.startswith(self._base_url) else UPLOAD
+        if response is None:  # no answer: connection refused, timeout
+            outcome = "connection_error"
+        elif response.status_code == 429:
+            outcome = "ratelimited"
+            self._metrics.web_api_ratelimited.labels(method).inc()
+        elif response.status_code >= 500:
+            outcome = "server_error"
+        elif response.status_code != 200 or (response.body or {}).get("ok") is False:
+            outcome = "error"
+        else:
+            outcome = "ok"
+        self._metrics.web_api_calls.labels(method, outcome).inc()
         return False
-
-
-class _AsyncCountingHandler(AsyncRetryHandler):
-    """_CountingHandler for the asynchronous client."""
-
-    def __init__(self, metrics: Metrics, base_url: str) -> None:
-        super().__init__(max_retry_count=0)
-        self._metrics = metrics
-        self._base_url = base_url
 
     async def can_retry_async(
         self,
@@ -128,5 +112,4 @@ class _AsyncCountingHandler(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        count_response(self._metrics, self._base_url, request, response)
-        return False
+        return self.can_retry(state=state, request=request, response=response, error=error)
