@@ -6,6 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -14,6 +16,20 @@ from bot.settings import Settings
 from bot.slack_client import create_async_web_client
 from prompts import load_messages
 from prompts.prompt_sets import load_prompt_sets
+
+logger = logging.getLogger(__name__)
+
+
+class LearnLoopApp(AsyncApp):
+    """Bolt, but a request no listener takes is logged at INFO, not WARNING: it means Slack
+    sends something the manifest subscribes to and nobody handles (or a command from an older
+    manifest), which Slack's retries would otherwise repeat as warnings."""
+
+    def _handle_unmatched_requests(self, req: AsyncBoltRequest, resp: BoltResponse) -> BoltResponse:
+        body = req.body
+        what = body.get("command") or body.get("event", {}).get("type") or body.get("type")
+        logger.info("no listener for a %s request; answered %s", what, resp.status)
+        return resp
 
 
 def create_app(
@@ -27,10 +43,13 @@ def create_app(
     # A broken prompts/*.yaml or prompt set stops start-up, naming the file and the field.
     load_messages()
     load_prompt_sets()
-    app = AsyncApp(
+    app = LearnLoopApp(
         signing_secret=settings.slack_signing_secret,
         # The client carries the bot token; Bolt reads it from there.
-        client=client or create_async_web_client(settings.slack_bot_token, settings.slack_api_url),
+        client=client
+        or create_async_web_client(
+            settings.slack_bot_token, settings.slack_api_url, runtime.metrics
+        ),
         process_before_response=True,
         request_verification_enabled=False,
         logger=logging.getLogger("slack_bolt"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -225,9 +224,14 @@ def demo() -> None:
 
 def main() -> None:
     load_dotenv(override=False)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from bot.logs import configure_logging
+
+    try:
+        configure_logging(
+            os.environ.get("LOG_LEVEL", "INFO").strip() or "INFO",
+            os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
+        )
+    except ValueError as error:
+        err.print(f"[bold red]Configuration error:[/] {error}.", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_SETTING)
     cli()

@@ -163,6 +163,23 @@ class _ApiError(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class HeldCall:
+    """A Web API call the emulator keeps waiting: the app is in the middle of a request."""
+
+    method: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def wait_until_arrived(self, timeout: float = DELIVERY_TIMEOUT) -> None:
+        if not self.arrived.wait(timeout):
+            raise TimeoutError(f"no call to {self.method} arrived within {timeout}s")
+
+    def release(self) -> None:
+        """Let the call go on and be answered as usual."""
+        self.released.set()
+
+
 @dataclass
 class _Failure:
     status: int
@@ -249,6 +266,7 @@ class SlackEmulator:
         self._calls: list[ApiCall] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
+        self._holds: list[HeldCall] = []
         self._responses: list[dict[str, Any]] = []
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._triggers: dict[str, str] = {}
@@ -343,6 +361,9 @@ class SlackEmulator:
         with self._lock:
             self._stopping.set()
             self._tickets.clear()
+            for held in self._holds:
+                held.release()
+            self._holds.clear()
             self._link_changed.notify_all()  # deliveries waiting for a client or an ack give up
         if self._worker is not None:
             self._outbox.put(None)
@@ -578,6 +599,14 @@ class SlackEmulator:
         """Make every call to ``method`` take ``seconds`` longer (0 to stop): a slow Slack."""
         with self._lock:
             self._delays[method] = seconds
+
+    def hold(self, method: str) -> HeldCall:
+        """Keep the next call to ``method`` waiting until ``release()`` (or the emulator stops),
+        then answer it as usual: a slow Slack, with the app's request in flight meanwhile."""
+        held = HeldCall(method)
+        with self._lock:
+            self._holds.append(held)
+        return held
 
     # -- what users do in Slack ------------------------------------------------------------
 
@@ -1052,8 +1081,16 @@ class SlackEmulator:
             params, bad_json = {}, True
         with self._lock:
             delay = self._delays.get(method, 0.0)
+            held = next(
+                (h for h in self._holds if h.method == method and not h.arrived.is_set()), None
+            )
+            if held is not None:
+                held.arrived.set()
+        # Outside the lock: other calls go on meanwhile.
         if delay:
-            time.sleep(delay)  # outside the lock: other calls go on meanwhile
+            time.sleep(delay)
+        if held is not None:
+            held.released.wait(DELIVERY_TIMEOUT)
         bearer = authorization[7:].strip() if authorization.startswith("Bearer ") else None
         token = bearer or params.get("token")
         params.pop("token", None)

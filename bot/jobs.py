@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -104,12 +106,22 @@ def sweep() -> None:
         run_due_work(*_bound)
 
 
+def _count_job_event(runtime: Runtime, event: JobEvent) -> None:
+    """Runs and misses in /metrics: a sweep that stops running, or keeps missing, shows there."""
+    if event.code == EVENT_JOB_MISSED:
+        runtime.metrics.scheduler_misses.inc()
+    else:
+        runtime.metrics.scheduler_runs.labels(event.job_id).inc()
+
+
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """APScheduler with its job store in the app's database: UTC, coalescing, one instance per
     job, a run missed by up to a minute still runs. The job only triggers the sweep; the rows
     (questions, schedules) hold what is due."""
     global _bound
     lease = LeaderLease(runtime.engine)
+    lease.is_leader()  # take the lease now if it is free, so /readyz tells from the start
+    runtime.leader = lease
     _bound = (runtime, lease)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
@@ -122,6 +134,9 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         seconds=runtime.settings.sweep_seconds,
         id=DUE_WORK_JOB_ID,
         replace_existing=True,
+    )
+    scheduler.add_listener(
+        partial(_count_job_event, runtime), EVENT_JOB_EXECUTED | EVENT_JOB_MISSED
     )
     scheduler.start()
     runtime.before_close(scheduler.shutdown)

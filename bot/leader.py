@@ -43,6 +43,12 @@ class LeaderLease:
                 self._drop()
                 return False
 
+    @property
+    def held(self) -> bool:
+        """Whether the last try (at start, then every sweep) left this process holding the lease;
+        asks nothing of the database, so a readiness probe can read it."""
+        return self._always or self._connection is not None
+
     def _try_acquire(self) -> bool:
         assert self._engine is not None
         connection = self._engine.connect()
@@ -58,7 +64,10 @@ class LeaderLease:
         return False
 
     def release(self) -> None:
+        """Give the lease up at shutdown, so another replica takes over at its next sweep."""
         with self._lock:
+            if self._connection is not None:
+                logger.info("this replica no longer leads the scheduled work")
             self._drop()
         if self._engine is not None:
             self._engine.dispose()

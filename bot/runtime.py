@@ -18,6 +18,8 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot import outbox
+from bot.leader import LeaderLease
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_client import create_web_client
 from storage.db import SessionFactory, create_db_engine, create_session_factory, session_scope
@@ -27,7 +29,8 @@ T = TypeVar("T")
 
 
 class Runtime:
-    """Owns the engine, the session factory, one Web API client per token and two worker pools.
+    """Owns the engine, the session factory, one Web API client per token, two worker pools and
+    the metrics.
 
     Requests and follow-ups have separate pools: a backlog of follow-ups waiting on a slow or
     rate-limited Slack never delays the work an acknowledgement waits for.
@@ -39,6 +42,9 @@ class Runtime:
             settings.database_url, pool_size=settings.worker_threads
         )
         self.sessions: SessionFactory = create_session_factory(self.engine)
+        self.metrics = Metrics()
+        # Set by the scheduler when one runs in this process (`learnloop serve`).
+        self.leader: LeaderLease | None = None
         self._requests = ThreadPoolExecutor(
             max_workers=settings.worker_threads, thread_name_prefix="learnloop-request"
         )
@@ -53,7 +59,7 @@ class Runtime:
         with self._clients_lock:
             client = self._clients.get(token)
             if client is None:
-                client = create_web_client(token, self.settings.slack_api_url)
+                client = create_web_client(token, self.settings.slack_api_url, self.metrics)
                 self._clients[token] = client
             return client
 

@@ -4,11 +4,13 @@ the demo and benchmarks. All of them build the app the same way (build_web_app).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
 import time
-from types import TracebackType
+from collections.abc import Iterator
+from types import FrameType, TracebackType
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -23,6 +25,7 @@ from storage.db import upgrade
 
 logger = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN_SECONDS = 10
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -52,12 +55,39 @@ def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class GracefulServer(uvicorn.Server):
+    """uvicorn, except that a SIGTERM or SIGINT it has shut down for ends the process with
+    code 0, not by re-raising the signal: the shutdown was the one asked for, and finished.
+
+    On the signal uvicorn stops accepting connections, lets in-flight requests finish (up to
+    GRACEFUL_SHUTDOWN_SECONDS), then runs the lifespan shutdown, which finishes follow-ups,
+    stops the scheduler and releases the leader lease. A second SIGINT forces the exit.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach only the main thread (BackgroundServer)
+            return
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in SHUTDOWN_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            logger.info("%s received: finishing in-flight requests", signal.Signals(sig).name)
+        self.handle_exit(sig, frame)
+
+
 def run_http(settings: Settings, *, host: str) -> None:
     runtime = build_runtime(settings)
     start_scheduler(runtime)
     web = create_web_app(create_app(settings, runtime), runtime)
     logger.info("LearnLoop listening on http://%s:%s%s", host, settings.port, EVENTS_PATH)
-    uvicorn.Server(server_config(web, host, settings.port)).run()
+    GracefulServer(server_config(web, host, settings.port)).run()
 
 
 async def run_socket_mode(settings: Settings) -> None:
@@ -72,7 +102,7 @@ async def run_socket_mode(settings: Settings) -> None:
     handler = AsyncSocketModeHandler(create_app(settings, runtime), settings.slack_app_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
+    for signal_number in SHUTDOWN_SIGNALS:
         loop.add_signal_handler(signal_number, stop.set)
     try:
         await handler.connect_async()
@@ -89,7 +119,7 @@ class BackgroundServer:
     """The real server stack on 127.0.0.1 in a thread; port 0 picks a free port."""
 
     def __init__(self, app: Starlette, *, port: int = 0) -> None:
-        self._server = uvicorn.Server(server_config(app, "127.0.0.1", port))
+        self._server = GracefulServer(server_config(app, "127.0.0.1", port))
         self._thread = threading.Thread(target=self._server.run, name="learnloop-http", daemon=True)
 
     @property

@@ -1,4 +1,5 @@
-"""HTTP mode: one Request URL for events, commands and interactivity, plus /healthz.
+"""HTTP mode: one Request URL for events, commands and interactivity, plus /healthz (liveness),
+/readyz (readiness) and /metrics (Prometheus). Only /slack/events is signed by Slack.
 
 The gate in front of Bolt answers what Bolt gets wrong: a malformed timestamp is a 401 (Bolt
 raises and answers 500), an unparsable body a 400, an oversized one a 413, and so is a 400 a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -27,10 +29,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.leader import LeaderLease
+from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
 from storage.db import ping
 
+logger = logging.getLogger(__name__)
+
 EVENTS_PATH = "/slack/events"
+REJECTED = "rejected"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 60 * 5
 
@@ -38,45 +45,81 @@ MAX_CLOCK_SKEW_SECONDS = 60 * 5
 def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
     bolt = AsyncSlackRequestHandler(app)
     verifier = SignatureVerifier(runtime.settings.slack_signing_secret)
+    metrics = runtime.metrics
 
     async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        kind, response = await answer(request)
+        metrics.requests.labels(kind, str(response.status_code)).inc()
+        metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+        return response
+
+    async def answer(request: Request) -> tuple[str, Response]:
+        """The request's kind (for metrics) and its answer: the gate's refusal, or Bolt's."""
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
-            return _error(413, "request body too large")
+            return _refuse(413, "request body too large")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return _error(400, "request body is not UTF-8")
+            return _refuse(400, "request body is not UTF-8")
         if not signed_by_slack(verifier, text, request.headers, now=time.time()):
-            return _error(401, "invalid or missing Slack signature")
+            return _refuse(401, "invalid or missing Slack signature")
         payload = _parse(text, request.headers.get("content-type", ""))
         if payload is None or not routable(payload):
-            return _error(400, "malformed request body")
-        return await bolt.handle(request)
+            return _refuse(400, "malformed request body")
+        if "x-slack-retry-num" in request.headers:
+            reason = request.headers.get("x-slack-retry-reason", "unknown")
+            metrics.slack_retries.labels(reason).inc()
+        return request_kind(payload), await bolt.handle(request)
 
     async def healthz(_request: Request) -> Response:
+        """Liveness: the process serves HTTP. It does not depend on the database, so an outage
+        makes replicas unready (/readyz), not restarted."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        """Readiness: this replica can store what it acknowledges."""
+        scheduler = _scheduler_role(runtime.leader)
         if await run_in_threadpool(ping, runtime.engine):
-            return JSONResponse({"status": "ok", "database": "ok"})
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+            return JSONResponse({"status": "ready", "database": "ok", "scheduler": scheduler})
+        return JSONResponse(
+            {"status": "unavailable", "database": "unreachable", "scheduler": scheduler},
+            status_code=503,
+        )
+
+    async def metrics_page(_request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         # uvicorn has stopped taking requests and finished in-flight ones; now finish the
-        # follow-up work they started and release the database.
+        # follow-up work they started, stop the scheduler (releasing the leader lease) and
+        # release the database.
         await run_in_threadpool(runtime.close)
 
     return Starlette(
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
 
 
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+def _scheduler_role(leader: LeaderLease | None) -> str:
+    if leader is None:
+        return "off"
+    return "leader" if leader.held else "follower"
+
+
+def _refuse(status: int, message: str) -> tuple[str, Response]:
+    """A refusal by the gate: logged without headers or body (they may hold anything)."""
+    logger.info("refused a request to %s: %s (%s)", EVENTS_PATH, message, status)
+    return REJECTED, JSONResponse({"error": message}, status_code=status)
 
 
 def signed_by_slack(
@@ -161,3 +204,18 @@ def _ids_readable(holder: dict[str, Any]) -> bool:
     ) and all(
         _ids_readable(holder[name]) for name in _ID_HOLDERS if isinstance(holder.get(name), dict)
     )
+
+
+def request_kind(payload: dict[str, Any]) -> str:
+    """What a readable request is, for the metrics: event/<type>, command/<name>,
+    interaction/<type>, url_verification, app_rate_limited or ssl_check."""
+    if "command" in payload:
+        return f"command/{str(payload['command']).lstrip('/')}"
+    if "ssl_check" in payload:
+        return "ssl_check"
+    kind = payload.get("type")
+    if kind == "event_callback":
+        return f"event/{payload['event']['type']}"  # routable() checked it is there
+    if kind in ("url_verification", "app_rate_limited"):
+        return str(kind)
+    return f"interaction/{kind}" if kind else "other"

@@ -6,6 +6,7 @@ test). CI sets LEARNLOOP_REQUIRE_POSTGRES=1 so an unreachable PostgreSQL fails, 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.emulator import SlackEmulator
+from bot.emulator import APP_TOKEN, BOT_TOKEN, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
 from storage.db import create_db_engine, create_session_factory, upgrade
@@ -32,6 +33,41 @@ POSTGRES_URL = os.environ.get(
     "DATABASE_URL_TEST", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 T = TypeVar("T")
+
+
+class SecretWatch(logging.Handler):
+    """Keeps every log record whose text (message and traceback) holds one of the secrets."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.DEBUG)
+        self.secrets = secrets
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.stack_info:
+            text += "\n" + record.stack_info
+        if any(secret in text for secret in self.secrets):
+            self.leaks.append(f"{record.levelname} {record.name}: {text}")
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs() -> Iterator[None]:
+    """Fail any test during which a token or the signing secret was logged, at any level, by
+    any thread: the app, Bolt, slack_sdk, uvicorn or the database."""
+    root = logging.getLogger()
+    watch = SecretWatch((BOT_TOKEN, APP_TOKEN, SIGNING_SECRET))
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(watch)
+    try:
+        yield
+    finally:
+        root.removeHandler(watch)
+        root.setLevel(level)
+    assert not watch.leaks, "secrets in the logs:\n" + "\n".join(watch.leaks)
 
 
 def _postgres_available() -> bool:

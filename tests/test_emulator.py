@@ -392,6 +392,20 @@ def test_failures_return_error_codes_and_server_errors_for_the_given_times(
     assert client.team_info()["team"]["id"] == TEAM_ID
 
 
+def test_a_held_call_waits_until_released_and_other_calls_go_on(
+    emu: SlackEmulator, client: WebClient
+) -> None:
+    held = emu.hold("users.info")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(client.users_info, user=ALICE)
+        held.wait_until_arrived()
+        assert client.team_info()["team"]["id"] == TEAM_ID, "only users.info waits"
+        assert not pending.done() and not emu.calls_to("users.info")
+        held.release()
+        assert pending.result(timeout=5)["user"]["id"] == ALICE
+    assert client.users_info(user=BOB)["user"]["id"] == BOB, "the hold was for one call"
+
+
 def test_wrong_or_missing_token_and_unknown_method_are_rejected(emu: SlackEmulator) -> None:
     wrong = WebClient(base_url=emu.api_url, token="xoxb-wrong")
     anonymous = WebClient(base_url=emu.api_url)

@@ -1,5 +1,5 @@
 """The HTTP gate: forged, stale, malformed or oversized requests are refused before any
-listener runs; /healthz tells a load balancer whether this replica can serve."""
+listener runs; /healthz says the process is alive, /readyz whether this replica can serve."""
 
 from __future__ import annotations
 
@@ -171,12 +171,15 @@ def test_slack_documented_signature_example_passes_the_gate() -> None:
     assert not signed_by_slack(verifier, body, headers, now=1531420618 + 301), "too old"
 
 
-def test_healthz_is_ok_when_the_database_answers(server: BackgroundServer) -> None:
-    status, body = get(server.url + "/healthz")
-    assert status == 200 and body["status"] == "ok"
+def test_healthz_and_readyz_answer_without_a_slack_signature(server: BackgroundServer) -> None:
+    assert get(server.url + "/healthz") == (200, {"status": "ok"})
+    assert get(server.url + "/readyz") == (
+        200,
+        {"status": "ready", "database": "ok", "scheduler": "off"},
+    ), "no scheduler runs in a test server"
 
 
-def test_healthz_follows_the_database_going_away_and_coming_back(
+def test_readyz_follows_the_database_going_away_and_coming_back_while_healthz_stays_up(
     emulator: SlackEmulator, postgres_url: str
 ) -> None:
     url = make_url(postgres_url)
@@ -184,9 +187,14 @@ def test_healthz_follows_the_database_going_away_and_coming_back(
         through_proxy = url.set(host="127.0.0.1", port=proxy.port)
         settings = settings_for(emulator, through_proxy.render_as_string(hide_password=False))
         with BackgroundServer(build_web_app(settings)) as server:
-            assert get(server.url + "/healthz")[0] == 200
+            assert get(server.url + "/readyz")[0] == 200
             proxy.cut()
-            status, body = get(server.url + "/healthz")
-            assert status == 503 and body["status"] == "unavailable"
+            status, body = get(server.url + "/readyz")
+            assert (status, body["status"], body["database"]) == (
+                503,
+                "unavailable",
+                "unreachable",
+            )
+            assert get(server.url + "/healthz")[0] == 200, "alive: no reason to restart"
             proxy.restore()
-            assert get(server.url + "/healthz")[0] == 200, "healthy again once the database is back"
+            assert get(server.url + "/readyz")[0] == 200, "ready again once the database is back"
