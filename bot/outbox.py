@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from bot.dates import FOREVER
 from bot.settings import Settings
-from bot.slack_client import is_transient
+from bot.slack_client import ChannelBusy, is_transient, longest_wait
 from storage import outbox as store
 from storage.types import utcnow
 
@@ -35,6 +35,8 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 REPLAY_BATCH = 100
+# A follow-up posting in a busy channel waits this long for its turn, then is deferred.
+LONGEST_CHANNEL_WAIT = 2.0
 _WHAT_TO_DO = {
     "not_in_channel": " (invite me to the channel: /invite @LearnLoop)",
     "channel_not_found": " (the channel is gone, or private without me in it)",
@@ -67,14 +69,21 @@ def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Set
     """Run one follow-up and delete it. A Slack outage or any other failure counts the attempt,
     schedules the next one and is re-raised (so it is logged); a refusal from Slack (not in
     the channel, token revoked…) would be refused again, so it is logged and dropped. False
-    when it was already done."""
+    when it was already done, or deferred because its channel is busy."""
     row = store.get_follow_up(follow_up_id, session=session)
     if row is None:
         return False
     task, args, attempts, team_id = row.task, json.loads(row.args), row.attempts, row.team_id
     session.commit()  # hold no transaction (nor SQLite's write lock) while Slack answers
+    waiting = longest_wait.set(LONGEST_CHANNEL_WAIT)
     try:
         _tasks()[task](team_id=team_id, session=session, client=client, settings=settings, **args)
+    except ChannelBusy as busy:
+        session.rollback()
+        # Not a failure: the channel's turn comes later, and so does this follow-up.
+        store.defer(follow_up_id, utcnow() + timedelta(seconds=busy.seconds), session=session)
+        session.commit()
+        return False
     except SlackApiError as error:
         session.rollback()
         if is_transient(error):
@@ -93,6 +102,8 @@ def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Set
         session.rollback()
         _postpone(follow_up_id, task, attempts, error, session=session)
         raise
+    finally:
+        longest_wait.reset(waiting)
     done(follow_up_id, session=session)
     return True
 

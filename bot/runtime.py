@@ -116,11 +116,13 @@ class Runtime:
         self._before_close.append(stop)
 
     def close(self) -> None:
-        """Finish in-flight work and queued follow-ups, then release threads and connections."""
+        """Finish in-flight work, then release threads and connections. Follow-ups not yet
+        started are dropped from the queue, not lost: they are in the outbox, and the leader's
+        sweep replays them once their claim runs out."""
         for stop in self._before_close:
             stop()
         self._requests.shutdown(wait=True)
-        self._follow_ups.shutdown(wait=True)
+        self._follow_ups.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
 

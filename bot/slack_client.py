@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -76,19 +77,34 @@ class ChannelPacer:
         self._lock = threading.Lock()
         self._due: dict[str, float] = {}  # when each channel's next message is due
 
-    def wait(self, channel: str) -> None:
+    def wait(self, channel: str, longest: float | None = None) -> None:
+        """Wait for the channel's turn; ChannelBusy instead when that is more than `longest`
+        seconds away (the turn is then not taken)."""
         with self._lock:
             now = time.monotonic()
             due = max(self._due.get(channel, now), now)
+            delay = due - self.slack - now
+            if longest is not None and delay > longest:
+                raise ChannelBusy(channel, delay)
             self._due[channel] = due + self.interval
-        delay = due - self.slack - now
         if delay > 0:
             time.sleep(delay)
+
+
+class ChannelBusy(SlackClientError):
+    """A channel's allowance is spoken for: post later rather than tie up a thread waiting."""
+
+    def __init__(self, channel: str, seconds: float) -> None:
+        super().__init__(f"{channel} is busy for {seconds:.1f} s more")
+        self.seconds = seconds
 
 
 # Process-wide: every client of this process shares Slack's per-channel allowance.
 PACER = ChannelPacer()
 _PACED_METHODS = frozenset({"chat.postMessage", "files.completeUploadExternal"})
+# How long a post may wait for its channel on this thread; None: as long as it takes. Follow-up
+# work sets a limit (see bot.outbox), so a busy channel never ties up the follow-up pool.
+longest_wait: ContextVar[float | None] = ContextVar("longest_wait", default=None)
 
 
 class PacedWebClient(WebClient):
@@ -100,7 +116,7 @@ class PacedWebClient(WebClient):
             params.update(kwargs.get("json") or {})
             channel = params.get("channel") or params.get("channel_id")
             if channel:
-                PACER.wait(str(channel))
+                PACER.wait(str(channel), longest_wait.get())
         return super().api_call(api_method, **kwargs)
 
 

@@ -74,5 +74,14 @@ def postpone(follow_up_id: int, run_after: datetime, error: str, *, session: Ses
     )
 
 
+def defer(follow_up_id: int, run_after: datetime, *, session: Session) -> None:
+    """Not now, and not a failure: released, tried again from `run_after`."""
+    session.execute(
+        sa.update(follow_up)
+        .where(follow_up.c.id == follow_up_id)
+        .values(run_after=run_after, claimed_until=None)
+    )
+
+
 def pending(*, session: Session) -> list[FollowUp]:
     return list(session.exec(select(FollowUp).order_by(col(FollowUp.id))))

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot import til
 from bot.dates import FOREVER
-from bot.emulator import BOB, DAVE, GENERAL, SlackEmulator
+from bot.emulator import BOB, DAVE, GENERAL, Channel, SlackEmulator
 from bot.jobs import run_follow_ups
 from bot.outbox import LEASE, MAX_ATTEMPTS
 from bot.runtime import Runtime
@@ -185,3 +185,34 @@ def test_acks_stay_fast_while_the_follow_up_work_is_slow(
     assert reply.status == 200 and time.monotonic() - started < 1
     eventually(lambda: follow_ups(engine) == [], timeout=15, what="the slow follow-ups done")
     assert len(emulator.calls_to("reactions.add")) == 2
+
+
+def test_posts_beyond_a_channels_allowance_are_deferred_not_failed(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    busy = "C0BUSY"
+    emulator.add_channel(Channel(busy, "busy", members=frozenset({DAVE, emulator.bot_user_id})))
+    for number in range(8):
+        emulator.slash_command(DAVE, busy, "/til", f"burst number {number} #slack")
+    deferred = eventually(
+        lambda: [f for f in follow_ups(engine) if f.claimed_until is None],
+        timeout=10,
+        what="posts past the channel's allowance handed back to the outbox",
+    )
+    assert all(f.attempts == 0 and f.last_error is None for f in deferred), "no failure counted"
+    replica = Runtime(settings)
+    try:
+        # A sweep's clock past the deferrals (seconds away) but inside the claims of posts the
+        # server is still making (two minutes), which a sweep must not take over.
+        eventually(
+            lambda: (
+                run_follow_ups(replica, utcnow() + timedelta(seconds=30)) == []
+                and follow_ups(engine) == []
+            ),
+            timeout=30,
+            what="every deferred post sent by the replays",
+        )
+    finally:
+        replica.close()
+    shared = [m.text for m in emulator.messages(busy) if "burst number" in m.text]
+    assert len(shared) == 8 and len(set(shared)) == 8, "each /til shared once"
