@@ -1,4 +1,5 @@
-"""HTTP mode: one Request URL for events, commands and interactivity, plus /healthz.
+"""HTTP mode: one Request URL for events, commands and interactivity, plus /healthz, and
+with OAuth the installation pages.
 
 The gate in front of Bolt answers what Bolt gets wrong: a malformed timestamp is a 401 (Bolt
 raises and answers 500), an unparsable body a 400, an oversized one a 413.
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.runtime import Runtime
+from bot.settings import OAUTH_INSTALL_PATH, OAUTH_REDIRECT_PATH
 from storage.db import ping
 
 EVENTS_PATH = "/slack/events"
@@ -60,13 +62,21 @@ def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
         # follow-up work they started and release the database.
         await run_in_threadpool(runtime.close)
 
-    return Starlette(
-        routes=[
-            Route(EVENTS_PATH, slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    async def oauth(request: Request) -> Response:
+        """Bolt's OAuth flow: /slack/install sends the installer to Slack, which sends them
+        back to /slack/oauth_redirect with a code and the state issued here."""
+        return await bolt.handle(request)
+
+    routes = [
+        Route(EVENTS_PATH, slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if runtime.settings.oauth is not None:
+        routes += [
+            Route(OAUTH_INSTALL_PATH, oauth, methods=["GET"]),
+            Route(OAUTH_REDIRECT_PATH, oauth, methods=["GET"]),
+        ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _error(status: int, message: str) -> Response:

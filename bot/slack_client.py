@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -22,6 +23,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
+
+ClientFor = Callable[[str], WebClient | None]
+"""A workspace's client by team id, for work that spans workspaces (the sweeps); None when
+LearnLoop may not act there."""
 
 MAX_RETRIES = 2
 # The longest Retry-After a call waits out itself; a longer one fails the call as "ratelimited"
