@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Generic, TypeVar
 from urllib.parse import urljoin
 
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
@@ -43,21 +44,26 @@ BOT_SCOPES = (
     "reactions:read",
     "reactions:write",
 )
+Store = TypeVar("Store", SQLAlchemyInstallationStore, SQLAlchemyOAuthStateStore)
 # How long an installer has between /slack/install and coming back from Slack.
 STATE_EXPIRATION_SECONDS = 600
 
 
-class _Installations(AsyncInstallationStore):
-    """The two things Bolt asks of the installation store: save what the OAuth flow got (and
-    serve the workspace again if it had uninstalled), and find a request's bot."""
+class _OnWorkerThreads(Generic[Store]):
+    """A synchronous slack_sdk store, for Bolt's async side."""
 
-    def __init__(self, store: SQLAlchemyInstallationStore, runtime: Runtime) -> None:
-        self._store = store
+    def __init__(self, store: Store, runtime: Runtime) -> None:
+        self._store: Store = store
         self._runtime = runtime
 
     @property
     def logger(self) -> logging.Logger:
         return logger
+
+
+class _Installations(_OnWorkerThreads[SQLAlchemyInstallationStore], AsyncInstallationStore):
+    """The two things Bolt asks of the installation store: save what the OAuth flow got (and
+    serve the workspace again if it had uninstalled), and find a request's bot."""
 
     async def async_save(self, installation: Installation) -> None:
         team_id = installation.team_id
@@ -85,16 +91,8 @@ class _Installations(AsyncInstallationStore):
         return await self._runtime.run(find)
 
 
-class _States(AsyncOAuthStateStore):
+class _States(_OnWorkerThreads[SQLAlchemyOAuthStateStore], AsyncOAuthStateStore):
     """OAuth states: issued at /slack/install, consumed once by the redirect, expiring."""
-
-    def __init__(self, store: SQLAlchemyOAuthStateStore, runtime: Runtime) -> None:
-        self._store = store
-        self._runtime = runtime
-
-    @property
-    def logger(self) -> logging.Logger:
-        return logger
 
     async def async_issue(self, *args: object, **kwargs: object) -> str:
         return await self._runtime.run(self._store.issue)

@@ -201,19 +201,19 @@ class Browser:
             self.cookies[name.strip()] = value.strip()
         return Page(status, headers.get("Location", ""), body.decode())
 
-    def consent(self, server: BackgroundServer, team_id: str) -> str:
+    def consent(self, app_url: str, team_id: str) -> str:
         """/slack/install, then Allow on Slack's page: the redirect back, with code and state."""
-        to_slack = self.get(f"{server.url}{OAUTH_INSTALL_PATH}?team={team_id}")
+        to_slack = self.get(f"{app_url}{OAUTH_INSTALL_PATH}?team={team_id}")
         assert to_slack.status == 302, f"/slack/install sends the installer to Slack: {to_slack}"
         back = self.get(to_slack.location)
         assert back.status == 302, f"Slack's authorize page sends them back: {back}"
         return back.location
 
 
-def install(server: BackgroundServer, team_id: str) -> Page:
+def install(app_url: str, team_id: str) -> Page:
     """The whole installation, as an admin of `team_id` clicking through it."""
     browser = Browser()
-    return browser.get(browser.consent(server, team_id))
+    return browser.get(browser.consent(app_url, team_id))
 
 
 def stored_tils(engine: Engine) -> list[Til]:

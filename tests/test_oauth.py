@@ -26,7 +26,7 @@ def test_an_installation_keeps_the_workspaces_token_and_its_requests_use_it(
     other_workspace: SlackEmulator,
     engine: Engine,
 ) -> None:
-    page = install(oauth_server, OTHER_TEAM)
+    page = install(oauth_server.url, OTHER_TEAM)
     assert page.status == 200, page
     assert installed_teams(engine) == [(OTHER_TEAM, other_workspace.bot_token)]
     [exchange] = emulator.calls_to("oauth.v2.access")
@@ -44,7 +44,7 @@ def test_a_state_installs_once_and_a_replayed_one_installs_nothing(
     oauth_server: BackgroundServer, emulator: SlackEmulator, engine: Engine
 ) -> None:
     browser = Browser()
-    back = browser.consent(oauth_server, OTHER_TEAM)
+    back = browser.consent(oauth_server.url, OTHER_TEAM)
     cookies = dict(browser.cookies)
     assert browser.get(back).status == 200
     # The same state and cookie again, with a fresh code for the first workspace.
@@ -63,7 +63,7 @@ def test_an_expired_state_installs_nothing(
     oauth_server: BackgroundServer, emulator: SlackEmulator, engine: Engine
 ) -> None:
     browser = Browser()
-    back = browser.consent(oauth_server, OTHER_TEAM)
+    back = browser.consent(oauth_server.url, OTHER_TEAM)
     with engine.begin() as connection:  # the installer comes back after the state expired
         connection.execute(
             sa.text("UPDATE slack_oauth_states SET expire_at = :past"),
@@ -77,7 +77,7 @@ def test_an_expired_state_installs_nothing(
 def test_requests_from_a_workspace_that_never_installed_store_nothing(
     oauth_server: BackgroundServer, emulator: SlackEmulator, engine: Engine
 ) -> None:
-    install(oauth_server, OTHER_TEAM)
+    install(oauth_server.url, OTHER_TEAM)
     emulator.post_message(ALICE, GENERAL, "TIL but this workspace never installed LearnLoop")
     assert stored_tils(engine) == []
     assert emulator.calls_to("reactions.add") == [], "no token, no call"

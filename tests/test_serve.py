@@ -17,7 +17,9 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from bot.emulator import ALICE, GENERAL, SlackEmulator
-from tests.conftest import SIGNING_SECRET, eventually, stored_tils
+from bot.server import EVENTS_PATH
+from bot.settings import OAUTH_REDIRECT_PATH
+from tests.conftest import OTHER_TEAM, SIGNING_SECRET, eventually, install, stored_tils
 
 
 def free_port() -> int:
@@ -89,6 +91,31 @@ def test_serve_takes_slack_requests_on_the_given_port_and_stops_cleanly_on_sigte
             jobs = connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
         assert jobs == ["due-work"], "the sweep job lives in APScheduler's job store, in our DB"
     assert "Application shutdown complete" in output[0]
+
+
+def test_serve_with_a_client_id_installs_through_oauth_and_serves_that_workspace(
+    emulator: SlackEmulator,
+    other_workspace: SlackEmulator,
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    emulator.redirect_url = url + OAUTH_REDIRECT_PATH  # Slack checks the redirect_uri sent
+    oauth = {
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_CLIENT_ID": emulator.client_id,
+        "SLACK_CLIENT_SECRET": emulator.client_secret,
+        "LEARNLOOP_PUBLIC_URL": url,
+    }
+    with learnloop_serve(emulator, database_url, tmp_path, "--port", str(port), **oauth) as output:
+        eventually(lambda: healthz(port), timeout=30, what="learnloop serve to become healthy")
+        other_workspace.request_url = url + EVENTS_PATH
+        assert install(url, OTHER_TEAM).status == 200
+        post_til_and_see_it_kept(other_workspace, engine)
+    assert emulator.client_secret not in output[0], "secrets in the logs"
+    assert other_workspace.bot_token not in output[0], "secrets in the logs"
 
 
 def test_serve_with_an_app_token_uses_socket_mode(
