@@ -11,6 +11,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.oauth import oauth_settings
 from bot.runtime import RUNTIME_KEY, Runtime
 from bot.settings import Settings
 from bot.slack_client import create_async_web_client
@@ -45,11 +46,13 @@ def create_app(
     load_prompt_sets()
     app = LearnLoopApp(
         signing_secret=settings.slack_signing_secret,
-        # The client carries the bot token; Bolt reads it from there.
+        # The client carries the bot token in single-token mode; Bolt reads it from there. With
+        # OAuth it has none, and Bolt sets each request's from the workspace's installation.
         client=client
         or create_async_web_client(
             settings.slack_bot_token, settings.slack_api_url, runtime.metrics
         ),
+        oauth_settings=oauth_settings(runtime),
         process_before_response=True,
         request_verification_enabled=False,
         logger=logging.getLogger("slack_bolt"),

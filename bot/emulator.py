@@ -50,6 +50,9 @@ BOT_ID = "B0LEARNBOT"
 APP_ID = "A0LEARNAPP"
 BOT_NAME = "learnloop"
 VERIFICATION_TOKEN = "emulator-verification-token"
+CLIENT_ID = "1000000000.2000000000"
+CLIENT_SECRET = "emulator-client-secret"
+"""The app's OAuth credentials: ``oauth.v2.access`` accepts only these."""
 
 ALICE = "U0ALICE"
 BOB = "U0BOB"
@@ -236,12 +239,20 @@ class SlackEmulator:
         seed: bool = True,
         app_token: str = APP_TOKEN,
         socket_mode: bool = False,
+        team_name: str = TEAM_NAME,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
         self.team_domain = team_domain
+        self.team_name = team_name
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.redirect_url: str | None = None
+        """The app's OAuth Redirect URL (``.../slack/oauth_redirect``), as configured in Slack."""
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
@@ -267,6 +278,12 @@ class SlackEmulator:
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
         self._holds: list[HeldCall] = []
+
+        self._workspaces: dict[str, SlackEmulator] = {}
+        """Other workspaces this Slack serves (add_workspace), by team id."""
+        self._codes: dict[str, tuple[SlackEmulator, str]] = {}
+        """OAuth codes from the authorize page, each for one workspace, usable once."""
+        self._revoked = False
         self._responses: list[dict[str, Any]] = []
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._triggers: dict[str, str] = {}
@@ -607,6 +624,29 @@ class SlackEmulator:
         with self._lock:
             self._holds.append(held)
         return held
+
+    # -- more workspaces and installing the app (OAuth) -------------------------------------
+
+    def add_workspace(self, other: SlackEmulator) -> SlackEmulator:
+        """Serve ``other`` (another team, running) through this Slack's Web API and OAuth pages:
+        a call with its bot token is answered by it and recorded there, and the authorize page
+        installs in it when given ``team=<its id>``."""
+        with self._lock:
+            self._workspaces[other.team_id] = other
+        return other
+
+    def uninstall_app(self) -> tuple[Delivery, Delivery]:
+        """An admin removes the app: its bot token stops working (``token_revoked``), then Slack
+        sends ``tokens_revoked`` and ``app_uninstalled``."""
+        with self._lock:
+            self._revoked = True
+            revoked = {
+                "type": "tokens_revoked",
+                "tokens": {"oauth": [], "bot": [self.bot_user_id]},
+                "event_ts": self._next_ts(),
+            }
+            uninstalled = {"type": "app_uninstalled", "event_ts": self._next_ts()}
+        return self.deliver_event(revoked), self.deliver_event(uninstalled)
 
     # -- what users do in Slack ------------------------------------------------------------
 
@@ -1094,6 +1134,11 @@ class SlackEmulator:
         bearer = authorization[7:].strip() if authorization.startswith("Bearer ") else None
         token = bearer or params.get("token")
         params.pop("token", None)
+        other = self._workspace_with_token(token)
+        if other is not None:
+            return other._handle_api(method, query, body, content_type, authorization)
+        if method == "oauth.v2.access" and not bad_json:
+            return self._oauth_v2_access(params, authorization)
         with self._lock:
             failure = self._take_failure(method)
             if bad_json:
@@ -1110,6 +1155,8 @@ class SlackEmulator:
                 response = {"ok": False, "error": "unknown_method", "req_method": method}
             elif not token:
                 response = {"ok": False, "error": "not_authed"}
+            elif self._revoked and token == self.bot_token:
+                response = {"ok": False, "error": "token_revoked"}
             elif token != self._token_for(method):
                 other_kind = token in (self.bot_token, self.app_token)
                 response = {
@@ -1127,6 +1174,72 @@ class SlackEmulator:
                     self._pending_echoes = []
             self._calls.append(ApiCall(method, params, token, status, copy.deepcopy(response)))
         return status, headers, response, echoes
+
+    def _workspace_with_token(self, token: str | None) -> SlackEmulator | None:
+        with self._lock:
+            others = list(self._workspaces.values())
+        return next((other for other in others if other.bot_token == token), None)
+
+    def _authorize(self, query: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """The installer allows the app on Slack's authorize page: back to the app's redirect
+        URL with a code for the chosen workspace (``team``, default this one) and the state."""
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        with self._lock:
+            team = params.get("team") or self.team_id
+            workspace = self if team == self.team_id else self._workspaces.get(team)
+            redirect = params.get("redirect_uri") or self.redirect_url
+            if params.get("client_id") != self.client_id:
+                return 400, {}, {"ok": False, "error": "invalid_client_id"}
+            if workspace is None:
+                return 400, {}, {"ok": False, "error": "invalid_team"}
+            if not redirect or (self.redirect_url and redirect != self.redirect_url):
+                return 400, {}, {"ok": False, "error": "bad_redirect_uri"}
+            code = secrets.token_hex(12)
+            self._codes[code] = (workspace, params.get("scope", ""))
+        answer = {"code": code, "state": params.get("state", "")}
+        return 302, {"Location": f"{redirect}?{urlencode(answer)}"}, {"ok": True}
+
+    def _oauth_v2_access(
+        self, params: dict[str, Any], authorization: str
+    ) -> tuple[int, dict[str, str], dict[str, Any], _Echoes]:
+        """Exchange an authorize code (once) for the bot token of its workspace; the app
+        authenticates with its client id and secret (HTTP Basic, or in the body)."""
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        if authorization.startswith("Basic "):
+            decoded = base64.b64decode(authorization[6:].strip()).decode()
+            client_id, _, client_secret = decoded.partition(":")
+        with self._lock:
+            grant = self._codes.pop(str(params.get("code", "")), None)
+            if (client_id, client_secret) != (self.client_id, self.client_secret):
+                response: dict[str, Any] = {"ok": False, "error": "invalid_client_id"}
+            elif grant is None:
+                response = {"ok": False, "error": "invalid_code"}
+            else:
+                workspace, scope = grant
+                response = {"ok": True, **workspace._installed(scope)}
+            logged = {k: v for k, v in params.items() if k != "client_secret"}
+            self._calls.append(ApiCall("oauth.v2.access", logged, None, 200, response))
+        return 200, {}, response, []
+
+    def _installed(self, scope: str) -> dict[str, Any]:
+        """This workspace's side of an installation; a token revoked by an uninstall is
+        replaced, as Slack issues a new one."""
+        with self._lock:
+            if self._revoked:
+                self._revoked = False
+                self.bot_token = f"{self.bot_token}-{secrets.token_hex(4)}"
+            installer = next((u.id for u in self._users.values() if u.is_admin), self.bot_user_id)
+            return {
+                "access_token": self.bot_token,
+                "token_type": "bot",
+                "scope": scope,
+                "bot_user_id": self.bot_user_id,
+                "app_id": self.app_id,
+                "team": {"id": self.team_id, "name": self.team_name},
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "authed_user": {"id": installer},
+            }
 
     def _handle_response_url(
         self, response_id: str, body: bytes
@@ -1255,7 +1368,7 @@ class SlackEmulator:
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "url": f"https://{self.team_domain}.slack.com/",
-            "team": TEAM_NAME,
+            "team": self.team_name,
             "user": self._users[self.bot_user_id].name,
             "team_id": self.team_id,
             "user_id": self.bot_user_id,
@@ -1560,7 +1673,7 @@ class SlackEmulator:
         return {
             "team": {
                 "id": self.team_id,
-                "name": TEAM_NAME,
+                "name": self.team_name,
                 "domain": self.team_domain,
                 "email_domain": "",
                 "icon": {"image_default": True},
@@ -1873,7 +1986,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     """Routes /api/<method> to the Web API, /upload/<id> to file uploads, /response/<id> to
-    response_url handling and a
+    response_url handling, /oauth/v2/authorize to the installer's consent and a
     WebSocket upgrade of /link/ to Socket Mode."""
 
     server: _Server
@@ -1882,6 +1995,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path in ("/link", "/link/") and "websocket" in _tokens(self.headers["Upgrade"]):
             self._open_link(url.query)
+        elif url.path == "/oauth/v2/authorize":
+            status, headers, payload = self.server.emulator._authorize(url.query)
+            self._answer(status, payload, headers)
         else:
             self._dispatch(b"")
 

@@ -27,7 +27,7 @@ from bot.help_policy import for_workspace
 from bot.replies import post, post_dm, tell_privately, update
 from bot.roles import require_manager
 from bot.settings import HelpPolicy
-from bot.slack_client import is_transient
+from bot.slack_client import ClientFor, is_transient
 from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
@@ -560,14 +560,15 @@ def route_held(
     now: datetime,
     *,
     session: Session,
-    client: WebClient,
+    clients: ClientFor,
     defaults: HelpPolicy,
 ) -> list[int]:
     """Ask the experts for questions whose suggestion hold is over (and not resolved meanwhile)."""
     routed = []
     for request in help_store.due_for_routing(now, session=session):
         assert request.id is not None
-        if not help_store.claim_routing(request.id, session=session):
+        client = clients(request.team_id)
+        if client is None or not help_store.claim_routing(request.id, session=session):
             continue
         session.commit()
         tags = help_store.tags_of(request.id, session=session)
@@ -580,7 +581,7 @@ def escalate_due(
     now: datetime,
     *,
     session: Session,
-    client: WebClient,
+    clients: ClientFor,
     defaults: HelpPolicy,
 ) -> list[int]:
     """Move every open question whose window has passed one step up; returns their ids.
@@ -591,6 +592,9 @@ def escalate_due(
     escalated = []
     for request in help_store.due_for_escalation(now, session=session):
         assert request.id is not None
+        client = clients(request.team_id)
+        if client is None:
+            continue
         level = request.escalation_level
         policy = for_workspace(request.team_id, defaults, session=session)
         next_at = now + policy.escalation_window if level == 0 else None

@@ -1,5 +1,8 @@
 """Scheduled work. Jobs are thin: they carry no data, load what is due, call a service.
 
+Each step spans workspaces: services get each workspace's own client (Runtime.sweep), and
+workspaces that uninstalled LearnLoop are left out of what is due.
+
 The scheduler runs in `learnloop serve` only; tests call these functions directly.
 """
 
@@ -26,61 +29,34 @@ DUE_WORK_JOB_ID = "due-work"
 def run_held_routing(runtime: Runtime, now: datetime) -> list[int]:
     """Ask experts about questions whose suggestion hold is over; safe to run anywhere, any
     number of times."""
-    settings = runtime.settings
-    return runtime.call_sync(
-        help_requests.route_held,
-        token=settings.slack_bot_token,
-        now=now,
-        defaults=settings.help_policy,
-    )
+    return runtime.sweep(help_requests.route_held, now=now, defaults=runtime.settings.help_policy)
 
 
 def run_escalations(runtime: Runtime, now: datetime) -> list[int]:
     """Escalate every question whose window has passed; safe to run anywhere, any number of
     times."""
-    settings = runtime.settings
-    return runtime.call_sync(
-        help_requests.escalate_due,
-        token=settings.slack_bot_token,
-        now=now,
-        defaults=settings.help_policy,
-    )
+    return runtime.sweep(help_requests.escalate_due, now=now, defaults=runtime.settings.help_policy)
 
 
 def run_reflections(runtime: Runtime, now: datetime) -> list[int]:
     """Send due reflection prompts once each; safe to run anywhere, any number of times."""
-    settings = runtime.settings
-    return runtime.call_sync(
-        reflection.fire_due,
-        token=settings.slack_bot_token,
-        now=now,
-        grace=timedelta(minutes=settings.reflection_grace_minutes),
-    )
+    grace = timedelta(minutes=runtime.settings.reflection_grace_minutes)
+    return runtime.sweep(reflection.fire_due, now=now, grace=grace)
 
 
 def run_reminders(runtime: Runtime, now: datetime) -> list[int]:
     """Remind those who have not answered a DM prompt; once per run, anywhere."""
-    return runtime.call_sync(reflection.remind_due, token=runtime.settings.slack_bot_token, now=now)
+    return runtime.sweep(reflection.remind_due, now=now)
 
 
 def run_digests(runtime: Runtime, now: datetime) -> list[int]:
     """Post due weekly digests once per channel and week; anywhere, any number of times."""
-    return runtime.call_sync(
-        summary.post_due_digests,
-        token=runtime.settings.slack_bot_token,
-        now=now,
-        default_zone=runtime.settings.timezone,
-    )
+    return runtime.sweep(summary.post_due_digests, now=now, default_zone=runtime.settings.timezone)
 
 
 def run_follow_ups(runtime: Runtime, now: datetime) -> list[int]:
     """Replay follow-ups whose process died or whose attempt failed; each once, anywhere."""
-    return runtime.call_sync(
-        outbox.replay_due,
-        token=runtime.settings.slack_bot_token,
-        now=now,
-        settings=runtime.settings,
-    )
+    return runtime.sweep(outbox.replay_due, now=now, settings=runtime.settings)
 
 
 def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from bot.dates import FOREVER
 from bot.settings import Settings
-from bot.slack_client import ChannelBusy, is_transient, longest_wait
+from bot.slack_client import ChannelBusy, ClientFor, is_transient, longest_wait
 from storage import outbox as store
 from storage.types import utcnow
 
@@ -115,12 +115,15 @@ def done(follow_up_id: int, *, session: Session) -> None:
 
 
 def replay_due(
-    now: datetime, *, session: Session, client: WebClient, settings: Settings
+    now: datetime, *, session: Session, clients: ClientFor, settings: Settings
 ) -> list[int]:
-    """Run the follow-ups whose process died or whose last attempt failed; each once, whatever
-    other replicas do at the same time."""
+    """Run the follow-ups whose process died or whose last attempt failed, each with its
+    workspace's client; each once, whatever other replicas do at the same time."""
     done = []
-    for follow_up_id in store.due_ids(now, REPLAY_BATCH, session=session):
+    for follow_up_id, team_id in store.due(now, REPLAY_BATCH, session=session):
+        client = clients(team_id)
+        if client is None:
+            continue
         claimed = store.claim(follow_up_id, now, LEASE, session=session)
         session.commit()
         if not claimed:

@@ -24,6 +24,7 @@ from bot import blocks
 from bot.dates import TIME_OF_DAY, WEEKDAYS, end_of, wall_clock, weekday, zone
 from bot.replies import post, post_dm
 from bot.roles import require_lead_or_manager, require_manager
+from bot.slack_client import ClientFor
 from bot.text import channel_reference
 from prompts.prompt_sets import PromptSet, load_prompt_sets
 from storage import reflection as store
@@ -382,11 +383,14 @@ def send_now(
     return _run(schedule, utcnow(), session=session, client=client)
 
 
-def fire_due(now: datetime, grace: timedelta, *, session: Session, client: WebClient) -> list[int]:
+def fire_due(now: datetime, grace: timedelta, *, session: Session, clients: ClientFor) -> list[int]:
     """Send every due run once; skip (and log) runs missed by more than the grace time."""
     sent = []
     for schedule in store.due_schedules(now, session=session):
         assert schedule.id is not None and schedule.next_run_at is not None
+        client = clients(schedule.team_id)
+        if client is None:
+            continue
         run_at = schedule.next_run_at
         # For `local`, the run is for the members whose own clock shows the time now.
         zones = (
@@ -517,7 +521,7 @@ def channel_members(client: WebClient, channel_id: str) -> list[str]:
             return members
 
 
-def remind_due(now: datetime, *, session: Session, client: WebClient) -> list[int]:
+def remind_due(now: datetime, *, session: Session, clients: ClientFor) -> list[int]:
     """One reminder per run to each member who has not answered a DM prompt in time."""
     muted: dict[str, set[str]] = {}
     reminded = []
@@ -525,7 +529,8 @@ def remind_due(now: datetime, *, session: Session, client: WebClient) -> list[in
         assert delivery.id is not None and delivery.message_ts is not None
         if delivery.team_id not in muted:
             muted[delivery.team_id] = store.muted_users(delivery.team_id, now, session=session)
-        if delivery.user_id in muted[delivery.team_id]:
+        client = clients(delivery.team_id)
+        if client is None or delivery.user_id in muted[delivery.team_id]:
             continue
         if not store.claim_reminder(delivery.id, now, session=session):
             continue

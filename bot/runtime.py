@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar, cast
 
 from slack_sdk import WebClient
@@ -21,7 +21,8 @@ from bot import outbox
 from bot.leader import LeaderLease
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.slack_client import create_web_client
+from bot.slack_client import ClientFor, create_web_client
+from bot.workspaces import BotTokens, bot_tokens
 from storage.db import SessionFactory, create_db_engine, create_session_factory, session_scope
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Runtime:
         self.metrics = Metrics()
         # Set by the scheduler when one runs in this process (`learnloop serve`).
         self.leader: LeaderLease | None = None
+        self.tokens: BotTokens = bot_tokens(settings, self.engine)
         self._requests = ThreadPoolExecutor(
             max_workers=settings.worker_threads, thread_name_prefix="learnloop-request"
         )
@@ -76,14 +78,31 @@ class Runtime:
         with session_scope(self.sessions) as session:
             return service(session=session, **kwargs)
 
+    def sweep(self, service: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run work that spans workspaces (a scheduler sweep step) with a fresh session and
+        each workspace's own client (`clients`), looked up once per step."""
+        with session_scope(self.sessions) as session:
+
+            @cache
+            def client(team_id: str) -> WebClient | None:
+                token = self.tokens.bot_token(team_id, session=session)
+                if token is None:
+                    logger.warning("no bot token for workspace %s: its due work waits", team_id)
+                    return None
+                return self.client_for(token)
+
+            clients: ClientFor = client
+            return service(session=session, clients=clients, **kwargs)
+
     async def call(
         self, service: Callable[..., T], /, *, token: str | None = None, **kwargs: Any
     ) -> T:
         """Run a service on a worker thread and wait for it (the request waits: persist first)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._requests, partial(self.call_sync, service, token=token, **kwargs)
-        )
+        return await self.run(partial(self.call_sync, service, token=token, **kwargs))
+
+    async def run(self, work: Callable[..., T], /, *args: Any) -> T:
+        """Blocking work without a session (Bolt's OAuth stores) on a request worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._requests, work, *args)
 
     def spawn(
         self, service: Callable[..., Any], /, *, token: str | None = None, **kwargs: Any

@@ -1,5 +1,6 @@
 """HTTP mode: one Request URL for events, commands and interactivity, plus /healthz (liveness),
-/readyz (readiness) and /metrics (Prometheus). Only /slack/events is signed by Slack.
+/readyz (readiness), /metrics (Prometheus) and, with OAuth, the installation pages. Only
+/slack/events is signed by Slack.
 
 The gate in front of Bolt answers what Bolt gets wrong: a malformed timestamp is a 401 (Bolt
 raises and answers 500), an unparsable body a 400, an oversized one a 413, and so is a 400 a
@@ -32,6 +33,7 @@ from starlette.routing import Route
 from bot.leader import LeaderLease
 from bot.metrics import CONTENT_TYPE
 from bot.runtime import Runtime
+from bot.settings import OAUTH_INSTALL_PATH, OAUTH_REDIRECT_PATH
 from storage.db import ping
 
 logger = logging.getLogger(__name__)
@@ -99,15 +101,23 @@ def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
         # release the database.
         await run_in_threadpool(runtime.close)
 
-    return Starlette(
-        routes=[
-            Route(EVENTS_PATH, slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_page, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    async def oauth(request: Request) -> Response:
+        """Bolt's OAuth flow: /slack/install sends the installer to Slack, which sends them
+        back to /slack/oauth_redirect with a code and the state issued here."""
+        return await bolt.handle(request)
+
+    routes = [
+        Route(EVENTS_PATH, slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+    ]
+    if runtime.settings.oauth is not None:
+        routes += [
+            Route(OAUTH_INSTALL_PATH, oauth, methods=["GET"]),
+            Route(OAUTH_REDIRECT_PATH, oauth, methods=["GET"]),
+        ]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _scheduler_role(leader: LeaderLease | None) -> str:

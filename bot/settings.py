@@ -23,6 +23,8 @@ DEFAULT_ESCALATION_MINUTES = 60
 DEFAULT_REFLECTION_GRACE_MINUTES = 60
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SWEEP_SECONDS = 30
+OAUTH_INSTALL_PATH = "/slack/install"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,16 @@ class HelpPolicy:
     help_channel: str | None
 
 
+@dataclass(frozen=True)
+class OAuthSettings:
+    """Multi-workspace mode: Slack's OAuth flow installs the app, one bot token per workspace."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    # Where Slack sends the installer back; None lets Slack use the app's only redirect URL.
+    redirect_uri: str | None = None
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
@@ -42,7 +54,8 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the app needs to run, validated once at start-up."""
 
-    slack_bot_token: str = field(repr=False)
+    # None with OAuth, where each workspace's token comes from its installation.
+    slack_bot_token: str | None = field(repr=False)
     slack_signing_secret: str = field(repr=False)  # "" in Socket Mode, which needs none
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
@@ -63,6 +76,7 @@ class Settings:
     # How often the leader's scheduler looks for due work (prompts, digests, escalations,
     # follow-ups to replay).
     sweep_seconds: int = DEFAULT_SWEEP_SECONDS
+    oauth: OAuthSettings | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -87,8 +101,14 @@ class Settings:
                 "(Basic Information > App-Level Tokens, scope connections:write); "
                 "unset it to use HTTP mode."
             )
+        oauth = _oauth(environ)
+        if oauth is not None and app_token is not None:
+            raise SettingsError(
+                "SLACK_CLIENT_ID (installing in many workspaces) needs HTTP mode: unset "
+                "SLACK_APP_TOKEN, or unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for Socket Mode."
+            )
         return cls(
-            slack_bot_token=_bot_token(environ),
+            slack_bot_token=None if oauth else _bot_token(environ),
             # Socket Mode requests come over an authenticated WebSocket: nothing to verify.
             slack_signing_secret=(_optional(environ, "SLACK_SIGNING_SECRET") or "")
             if app_token
@@ -118,6 +138,7 @@ class Settings:
             ),
             timezone=timezone_from_env(environ),
             sweep_seconds=_positive_int(environ, "LEARNLOOP_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS),
+            oauth=oauth,
         )
 
 
@@ -142,7 +163,8 @@ def _bot_token(environ: Mapping[str, str]) -> str:
     token = _required(
         environ,
         "SLACK_BOT_TOKEN",
-        "copy the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page",
+        "copy the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page "
+        "(or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install in many workspaces)",
     )
     if not token.startswith("xoxb-"):
         raise SettingsError(
@@ -150,6 +172,37 @@ def _bot_token(environ: Mapping[str, str]) -> str:
             "(OAuth & Permissions > Bot User OAuth Token)."
         )
     return token
+
+
+def _oauth(environ: Mapping[str, str]) -> OAuthSettings | None:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET together, and then no SLACK_BOT_TOKEN."""
+    client_id = _optional(environ, "SLACK_CLIENT_ID")
+    client_secret = _optional(environ, "SLACK_CLIENT_SECRET")
+    if client_id is None and client_secret is None:
+        return None
+    if client_id is None or client_secret is None:
+        missing = "SLACK_CLIENT_ID" if client_id is None else "SLACK_CLIENT_SECRET"
+        raise SettingsError(
+            f"{missing} is not set: installing in many workspaces needs both SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET (Basic Information > App Credentials); unset both to serve one "
+            "workspace with SLACK_BOT_TOKEN."
+        )
+    if _optional(environ, "SLACK_BOT_TOKEN") is not None:
+        raise SettingsError(
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: with OAuth each workspace's token "
+            "comes from its installation, so unset SLACK_BOT_TOKEN (or unset SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET to serve the one workspace of SLACK_BOT_TOKEN)."
+        )
+    public_url = _optional(environ, "LEARNLOOP_PUBLIC_URL")
+    if public_url is None:
+        return OAuthSettings(client_id, client_secret)
+    parsed = urlparse(public_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query:
+        raise SettingsError(
+            "LEARNLOOP_PUBLIC_URL must be the server's public address such as "
+            f"https://learnloop.example.com, got {public_url!r}."
+        )
+    return OAuthSettings(client_id, client_secret, public_url.rstrip("/") + OAUTH_REDIRECT_PATH)
 
 
 def api_url_from_env(environ: Mapping[str, str]) -> str:

@@ -4,8 +4,10 @@ to the Web API."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -30,6 +32,14 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+
+ClientFor = Callable[[str], WebClient | None]
+"""A workspace's client by team id, for work that spans workspaces (the sweeps); None when
+LearnLoop may not act there."""
+
+# slack_sdk logs whole responses at DEBUG, the bot token oauth.v2.access hands over included:
+# its records never go below INFO, whatever level the application logs at.
+logging.getLogger("slack_sdk").setLevel(logging.INFO)
 
 MAX_RETRIES = 2
 # The longest Retry-After a call waits out itself; a longer one fails the call as "ratelimited"

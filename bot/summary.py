@@ -27,6 +27,7 @@ from bot import blocks
 from bot.dates import TIME_OF_DAY, weekday, zone
 from bot.replies import post, tell_privately
 from bot.roles import is_manager, require_manager
+from bot.slack_client import ClientFor
 from bot.text import channel_reference
 from storage import summary as store
 from storage import workspace_settings
@@ -616,13 +617,16 @@ def subscriptions(team_id: str, *, session: Session) -> list[SummarySubscription
 
 
 def post_due_digests(
-    now: datetime, default_zone: str, *, session: Session, client: WebClient
+    now: datetime, default_zone: str, *, session: Session, clients: ClientFor
 ) -> list[int]:
     """Post every due digest once per channel and week, with its chart; a digest missed while
     the app was down is posted late rather than never, and only the latest week's."""
     posted = []
     for subscription in store.due_subscriptions(now, session=session):
         assert subscription.id is not None
+        client = clients(subscription.team_id)
+        if client is None:
+            continue
         zone_name = workspace_zone(subscription.team_id, default_zone, session=session)
         week = digest_week(subscription.next_run_at, zone_name)
         subscription.next_run_at = next_digest_at(

@@ -13,9 +13,20 @@ from handlers import (
     reflection,
     summary,
     til,
+    workspaces,
 )
 
-FEATURES = (errors, events, til, experts, help_requests, reflection, summary, learnloop)
+FEATURES = (
+    errors,
+    events,
+    til,
+    experts,
+    help_requests,
+    reflection,
+    summary,
+    learnloop,
+    workspaces,
+)
 
 
 def register_all(app: AsyncApp) -> None:

@@ -170,9 +170,11 @@ def ping(engine: Engine) -> bool:
 
 
 # Created by hand in the migrations, beside the models: full-text search (the FTS5 tables on
-# SQLite, the tsvector columns and their indexes on PostgreSQL) and APScheduler's job store.
+# SQLite, the tsvector columns and their indexes on PostgreSQL), APScheduler's job store and
+# slack_sdk's OAuth installation and state stores (slack_bots, slack_installations, ...).
 _UNMODELLED = (
     "apscheduler_jobs",
+    "slack_",
     "ix_apscheduler_jobs",
     "til_fts",
     "help_request_fts",
@@ -185,8 +187,8 @@ _UNMODELLED = (
 def is_managed_by_models(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Alembic's include_object: leave the hand-made search objects and APScheduler's job
-    store table (not SQLModel tables) out of autogenerate."""
+    """Alembic's include_object: leave the hand-made search objects and the job and OAuth
+    stores' tables (not SQLModel tables) out of autogenerate."""
     return not (reflected and name is not None and name.startswith(_UNMODELLED))
 
 

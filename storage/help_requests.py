@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from storage.models import HelpRequest, HelpRequestTag, HelpRoute, HelpStatus, RouteAnswer
 from storage.search import matching_ids
+from storage.workspaces import served
 
 
 def add_help_request(
@@ -167,7 +168,11 @@ def due_for_routing(now: datetime, *, session: Session) -> list[HelpRequest]:
     return list(
         session.exec(
             select(HelpRequest)
-            .where(col(HelpRequest.route_at) <= now, HelpRequest.status == HelpStatus.OPEN)
+            .where(
+                col(HelpRequest.route_at) <= now,
+                HelpRequest.status == HelpStatus.OPEN,
+                served(HelpRequest.team_id),
+            )
             .order_by(col(HelpRequest.route_at))
         )
     )
@@ -191,6 +196,7 @@ def due_for_escalation(now: datetime, *, session: Session) -> list[HelpRequest]:
             .where(
                 col(HelpRequest.escalate_at) <= now,
                 HelpRequest.status == HelpStatus.OPEN,
+                served(HelpRequest.team_id),
             )
             .order_by(col(HelpRequest.escalate_at))
         )

@@ -288,6 +288,19 @@ class WorkspaceSettings(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Workspace(SQLModel, table=True):
+    """Whether LearnLoop still serves a workspace: a row appears when the workspace installs
+    (OAuth) or uninstalls; no row means served (single-token mode)."""
+
+    __tablename__ = "workspace"
+    __table_args__ = (UniqueConstraint("team_id", name="uq_workspace"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    active: bool
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class Frequency(StrEnum):
     DAILY = "daily"  # weekdays only
     WEEKLY = "weekly"

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.models import FollowUp
+from storage.workspaces import served
 
 follow_up = FollowUp.__table__  # type: ignore[attr-defined]
 
@@ -38,18 +39,20 @@ def claim(follow_up_id: int, now: datetime, lease: timedelta, *, session: Sessio
     return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
-def due_ids(now: datetime, limit: int, *, session: Session) -> list[int]:
-    """Rows whose time has come and whose claim (if any) has run out, oldest first."""
+def due(now: datetime, limit: int, *, session: Session) -> list[tuple[int, str]]:
+    """(id, team) of the rows whose time has come and whose claim (if any) has run out, in
+    served workspaces, oldest first."""
     query = (
-        select(FollowUp.id)
+        select(FollowUp.id, FollowUp.team_id)
         .where(
             col(FollowUp.run_after) <= now,
             sa.or_(col(FollowUp.claimed_until).is_(None), col(FollowUp.claimed_until) <= now),
+            served(FollowUp.team_id),
         )
         .order_by(col(FollowUp.run_after), col(FollowUp.id))
         .limit(limit)
     )
-    return [int(i) for i in session.exec(query) if i is not None]
+    return [(int(i), team_id) for i, team_id in session.exec(query) if i is not None]
 
 
 def get_follow_up(follow_up_id: int, *, session: Session) -> FollowUp | None:

@@ -17,6 +17,7 @@ from storage.models import (
     ReflectionSchedule,
 )
 from storage.types import utcnow
+from storage.workspaces import served
 
 
 def add_schedule(schedule: ReflectionSchedule, *, session: Session) -> None:
@@ -51,6 +52,7 @@ def due_schedules(now: datetime, *, session: Session) -> list[ReflectionSchedule
             .where(
                 col(ReflectionSchedule.paused).is_(False),
                 col(ReflectionSchedule.next_run_at) <= now,
+                served(ReflectionSchedule.team_id),
             )
             .order_by(col(ReflectionSchedule.next_run_at))
         )
@@ -212,6 +214,7 @@ def deliveries_to_remind(now: datetime, *, session: Session) -> list[ReflectionD
             col(ReflectionDelivery.reminded_at).is_(None),
             col(ReflectionDelivery.message_ts).is_not(None),
             ~answered.exists(),
+            served(ReflectionDelivery.team_id),
         )
     )
     return [

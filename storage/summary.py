@@ -32,6 +32,7 @@ from storage.models import (
     TilTag,
 )
 from storage.types import utcnow
+from storage.workspaces import served
 
 til = Til.__table__  # type: ignore[attr-defined]
 til_tag = TilTag.__table__  # type: ignore[attr-defined]
@@ -579,7 +580,7 @@ def due_subscriptions(now: datetime, *, session: Session) -> list[SummarySubscri
     return list(
         session.exec(
             select(SummarySubscription)
-            .where(col(SummarySubscription.next_run_at) <= now)
+            .where(col(SummarySubscription.next_run_at) <= now, served(SummarySubscription.team_id))
             .order_by(col(SummarySubscription.next_run_at), col(SummarySubscription.id))
         )
     )

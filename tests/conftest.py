@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -24,7 +27,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from bot.emulator import APP_TOKEN, BOT_TOKEN, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
-from bot.settings import Settings
+from bot.settings import OAUTH_INSTALL_PATH, OAUTH_REDIRECT_PATH, OAuthSettings, Settings
 from storage.db import create_db_engine, create_session_factory, upgrade
 from storage.models import Til
 
@@ -168,6 +171,86 @@ def server(settings: Settings, emulator: SlackEmulator) -> Iterator[BackgroundSe
     with BackgroundServer(build_web_app(settings)) as server:
         emulator.request_url = server.request_url
         yield server
+
+
+OTHER_TEAM = "T0OTHER01"
+
+
+@pytest.fixture
+def other_workspace(emulator: SlackEmulator) -> Iterator[SlackEmulator]:
+    """A second workspace the same Slack (the emulator) serves, for the same app."""
+    with SlackEmulator(
+        signing_secret=SIGNING_SECRET,
+        team_id=OTHER_TEAM,
+        team_domain="other-team",
+        team_name="Other Team",
+        bot_token="xoxb-emulator-other",
+    ) as other:
+        yield emulator.add_workspace(other)
+
+
+@pytest.fixture
+def oauth_settings(settings: Settings, emulator: SlackEmulator) -> Settings:
+    """Installing in many workspaces: OAuth credentials instead of SLACK_BOT_TOKEN."""
+    oauth = OAuthSettings(emulator.client_id, emulator.client_secret)
+    return replace(settings, slack_bot_token=None, oauth=oauth)
+
+
+@pytest.fixture
+def oauth_server(
+    oauth_settings: Settings, emulator: SlackEmulator, other_workspace: SlackEmulator
+) -> Iterator[BackgroundServer]:
+    """LearnLoop in OAuth mode, installed nowhere yet; both workspaces deliver to it."""
+    with BackgroundServer(build_web_app(oauth_settings)) as server:
+        emulator.request_url = other_workspace.request_url = server.request_url
+        emulator.redirect_url = server.url + OAUTH_REDIRECT_PATH
+        yield server
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    location: str
+    body: str
+
+
+class Browser:
+    """An installer's browser: keeps the app's cookies and follows redirects only when told."""
+
+    class _Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), self._Stay())
+
+    def get(self, url: str) -> Page:
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+        try:
+            with self._opener.open(request, timeout=10) as response:
+                status, headers, body = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, headers, body = error.code, error.headers, error.read()
+        for set_cookie in headers.get_all("Set-Cookie") or []:
+            name, _, value = set_cookie.split(";")[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        return Page(status, headers.get("Location", ""), body.decode())
+
+    def consent(self, app_url: str, team_id: str) -> str:
+        """/slack/install, then Allow on Slack's page: the redirect back, with code and state."""
+        to_slack = self.get(f"{app_url}{OAUTH_INSTALL_PATH}?team={team_id}")
+        assert to_slack.status == 302, f"/slack/install sends the installer to Slack: {to_slack}"
+        back = self.get(to_slack.location)
+        assert back.status == 302, f"Slack's authorize page sends them back: {back}"
+        return back.location
+
+
+def install(app_url: str, team_id: str) -> Page:
+    """The whole installation, as an admin of `team_id` clicking through it."""
+    browser = Browser()
+    return browser.get(browser.consent(app_url, team_id))
 
 
 def stored_tils(engine: Engine) -> list[Til]:

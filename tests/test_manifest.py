@@ -11,6 +11,7 @@ import yaml
 
 import handlers
 from bot.emulator import ALICE, GENERAL, SlackEmulator
+from bot.oauth import BOT_SCOPES
 from bot.serve import BackgroundServer
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
@@ -116,6 +117,10 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
     }
 
 
+def test_the_scopes_asked_at_installation_are_the_manifests() -> None:
+    assert set(BOT_SCOPES) == set(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
 def test_every_declared_listener_answers_a_signed_sample_with_2xx(
     server: BackgroundServer, emulator: SlackEmulator
 ) -> None:
@@ -148,6 +153,12 @@ def test_every_declared_listener_answers_a_signed_sample_with_2xx(
             "item": {"type": "message", "channel": GENERAL, "ts": ts},
             "event_ts": ts,
         },
+        "tokens_revoked": {
+            "type": "tokens_revoked",
+            "tokens": {"oauth": [ALICE], "bot": []},
+            "event_ts": ts,
+        },
+        "app_uninstalled": {"type": "app_uninstalled", "event_ts": ts},
         "app_home_opened": {
             "type": "app_home_opened",
             "user": ALICE,

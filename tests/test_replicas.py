@@ -77,6 +77,14 @@ def start_replica(
     return process
 
 
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except OSError:  # HTTPError (503) included
+        return False
+
+
 def lease_held(engine: Engine) -> bool:
     with engine.connect() as connection:
         held = connection.execute(
@@ -154,12 +162,12 @@ def test_a_replica_outlives_a_database_outage_and_catches_up_on_what_fell_due(
             eventually(lambda: lease_held(engine), timeout=10, what="the replica to lead")
             due_in_two_seconds(engine)
             proxy.cut()  # the database (and the job store in it) goes away before it is due
-            eventually(lambda: healthz(port) is None, timeout=5, what="/healthz to see the outage")
+            eventually(lambda: not ready(port), timeout=5, what="/readyz to see the outage")
             time.sleep(OUTAGE_SECONDS)
             assert replica.poll() is None, "the process stays up through the outage"
             assert prompts(emulator) == 0
             proxy.restore()
-            eventually(lambda: healthz(port), timeout=15, what="/healthz to recover")
+            eventually(lambda: ready(port), timeout=15, what="/readyz to recover")
             eventually(lambda: prompts(emulator) == 1, timeout=40, what="the missed prompt")
         finally:
             replica.send_signal(signal.SIGTERM)

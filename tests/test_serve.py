@@ -24,9 +24,11 @@ from sqlmodel import Session
 
 from bot.emulator import ALICE, BOB, GENERAL, SlackEmulator
 from bot.leader import LEADER_LOCK_KEY
+from bot.server import EVENTS_PATH
+from bot.settings import OAUTH_REDIRECT_PATH
 from storage.experts import get_role
 from storage.models import Role
-from tests.conftest import SIGNING_SECRET, eventually, stored_tils
+from tests.conftest import OTHER_TEAM, SIGNING_SECRET, eventually, install, stored_tils
 
 
 def free_port() -> int:
@@ -64,12 +66,13 @@ def learnloop_serve(
     cwd: Path,
     *,
     logged_errors: bool = False,
+    port: int | None = None,
     **env: str,
 ) -> Iterator[Serving]:
-    """Run `learnloop serve --port <free>` with Slack at the emulator and wait until it is
-    healthy; on exit SIGTERM it (unless the test did) and check how it stopped and what it
-    logged (no traceback unless `logged_errors`)."""
-    port = free_port()
+    """Run `learnloop serve --port <port, or a free one>` with Slack at the emulator and wait
+    until it is healthy; on exit SIGTERM it (unless the test did) and check how it stopped and
+    what it logged (no traceback unless `logged_errors`)."""
+    port = port or free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE"))}
     environ |= {
         "SLACK_BOT_TOKEN": emulator.bot_token,
@@ -199,6 +202,30 @@ def test_log_format_json_writes_one_object_per_line_with_the_traceback_inside(
     assert failures[0]["exc_info"].startswith("Traceback (most recent call last)")
     assert "SlackApiError" in failures[0]["exc_info"]
     assert any(r["message"] == "Application shutdown complete." for r in records)
+
+
+def test_serve_with_a_client_id_installs_through_oauth_and_serves_that_workspace(
+    emulator: SlackEmulator,
+    other_workspace: SlackEmulator,
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    emulator.redirect_url = url + OAUTH_REDIRECT_PATH  # Slack checks the redirect_uri sent
+    oauth = {
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_CLIENT_ID": emulator.client_id,
+        "SLACK_CLIENT_SECRET": emulator.client_secret,
+        "LEARNLOOP_PUBLIC_URL": url,
+    }
+    with learnloop_serve(emulator, database_url, tmp_path, port=port, **oauth) as serving:
+        other_workspace.request_url = url + EVENTS_PATH
+        assert install(url, OTHER_TEAM).status == 200
+        post_til_and_see_it_kept(other_workspace, engine)
+    assert emulator.client_secret not in serving.output, "secrets in the logs"
+    assert other_workspace.bot_token not in serving.output, "secrets in the logs"
 
 
 def test_serve_with_an_app_token_uses_socket_mode(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, Settings, SettingsError
+from bot.settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_SLACK_API_URL,
+    OAuthSettings,
+    Settings,
+    SettingsError,
+)
 
 VALID = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "secret"}
 
@@ -61,3 +67,29 @@ def test_secrets_are_not_shown_in_repr() -> None:
 def test_socket_mode_needs_no_signing_secret() -> None:
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
     assert settings.socket_mode and settings.slack_signing_secret == ""
+
+
+OAUTH = {"SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "s3cr3t", "SLACK_SIGNING_SECRET": "x"}
+
+
+def test_client_id_and_secret_install_in_many_workspaces_without_a_bot_token() -> None:
+    settings = Settings.from_env(OAUTH | {"LEARNLOOP_PUBLIC_URL": "https://ll.example.com/"})
+    assert settings.slack_bot_token is None and settings.oauth is not None
+    assert settings.oauth.redirect_uri == "https://ll.example.com/slack/oauth_redirect"
+    assert "s3cr3t" not in repr(settings)
+    assert Settings.from_env(OAUTH).oauth == OAuthSettings("123.456", "s3cr3t", None)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        (OAUTH | {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_BOT_TOKEN and SLACK_CLIENT_ID"),
+        (VALID | {"SLACK_CLIENT_ID": "123.456"}, "SLACK_CLIENT_SECRET is not set"),
+        (VALID | {"SLACK_CLIENT_SECRET": "s3cr3t"}, "SLACK_CLIENT_ID is not set"),
+        (OAUTH | {"SLACK_APP_TOKEN": "xapp-1"}, "needs HTTP mode"),
+        (OAUTH | {"LEARNLOOP_PUBLIC_URL": "ll.example.com"}, "LEARNLOOP_PUBLIC_URL"),
+    ],
+)
+def test_oauth_and_a_single_token_are_not_mixed(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(environ)

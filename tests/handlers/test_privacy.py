@@ -29,7 +29,14 @@ from tests.conftest import eventually, rows_naming
 from tests.test_cli import learnloop
 
 # Tables without a column naming a person: nothing in them can be about someone.
-NOBODYS_TABLES = {"til_tag", "help_request_tag", "reflection_run", "channel_info", "summary_digest"}
+NOBODYS_TABLES = {
+    "til_tag",
+    "help_request_tag",
+    "reflection_run",
+    "channel_info",
+    "summary_digest",
+    "workspace",
+}
 ALICE_TEXTS = (
     "TIL alice's secret about pgbouncer",
     "How do I rotate alice's certs?",
