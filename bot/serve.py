@@ -32,8 +32,11 @@ def build_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
-def build_web_app(settings: Settings) -> Starlette:
+def build_web_app(settings: Settings, *, scheduled: bool = False) -> Starlette:
+    """The app behind its HTTP gate; ``scheduled`` also starts the scheduler (one a process)."""
     runtime = build_runtime(settings)
+    if scheduled:
+        start_scheduler(runtime)
     return create_web_app(create_app(settings, runtime), runtime)
 
 
@@ -53,9 +56,7 @@ def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
 
 
 def run_http(settings: Settings, *, host: str) -> None:
-    runtime = build_runtime(settings)
-    start_scheduler(runtime)
-    web = create_web_app(create_app(settings, runtime), runtime)
+    web = build_web_app(settings, scheduled=True)
     logger.info("LearnLoop listening on http://%s:%s%s", host, settings.port, EVENTS_PATH)
     uvicorn.Server(server_config(web, host, settings.port)).run()
 
