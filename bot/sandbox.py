@@ -57,7 +57,8 @@ def sandbox_settings(emulator: SlackEmulator, environ: Mapping[str, str]) -> Set
     Every LEARNLOOP_* knob and DATABASE_URL apply as in `serve`; the database defaults to its
     own SQLite file so a sandbox never writes into a real workspace's data.
     """
-    env = {key: value for key, value in environ.items() if not key.startswith("SLACK_")}
+    # PORT is the page's; the app listens on a free port of its own.
+    env = {k: v for k, v in environ.items() if not k.startswith("SLACK_") and k != "PORT"}
     env |= {
         "SLACK_BOT_TOKEN": emulator.bot_token,
         "SLACK_SIGNING_SECRET": emulator.signing_secret,

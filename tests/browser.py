@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from bot.sandbox import CONNECT_A_WORKSPACE
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As root Chromium needs --no-sandbox; the rest keeps it off a network this machine lacks.
@@ -30,6 +34,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SANDBOX_START_SECONDS = 30
+LEARNLOOP_SANDBOX = (sys.executable, "-m", "bot", "sandbox")
+
+
+@dataclass(frozen=True)
+class Started:
+    address: str
+    lines: list[str]
+    """What the sandbox printed on starting."""
+
+
 _ADDRESS = re.compile(r"LearnLoop sandbox: open (http://127\.0\.0\.1:\d+/)")
 
 
@@ -59,31 +73,35 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def running_sandbox(database_url: str, cwd: Path) -> Iterator[str]:
-    """`learnloop sandbox --port 0` as a person starts it; yields the page's address."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PORT"))}
+def running_sandbox(
+    database_url: str, cwd: Path, command: Sequence[str] = LEARNLOOP_SANDBOX
+) -> Iterator[Started]:
+    """The sandbox started as a person starts it (`learnloop sandbox`, or `make run`), on any
+    free port, without Slack credentials; stopped with SIGTERM, its process group and all."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MAKE"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "sandbox", "--port", "0"],
-        env=environ | {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
+        command,
+        env=environ | {"DATABASE_URL": database_url, "PORT": "0", "LOG_LEVEL": "WARNING"},
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None
-        address = None
-        while address is None:
+        lines: list[str] = []
+        while not lines or CONNECT_A_WORKSPACE not in lines[-1]:
             line = process.stdout.readline()
             if not line:
                 _, errors = process.communicate(timeout=SANDBOX_START_SECONDS)
-                raise AssertionError(f"the sandbox exited before printing its address: {errors}")
-            found = _ADDRESS.search(line)
-            address = found.group(1) if found else None
-        yield address
+                raise AssertionError(f"the sandbox stopped before it was ready: {lines} {errors}")
+            lines.append(line.rstrip("\n"))
+        address = next(m.group(1) for m in map(_ADDRESS.search, lines) if m)
+        yield Started(address, lines)
     finally:
-        process.terminate()
-        process.wait(timeout=SANDBOX_START_SECONDS)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=SANDBOX_START_SECONDS)
 
 
 class SandboxPage:
@@ -132,11 +150,11 @@ def take_screenshot(path: Path) -> None:
         raise SystemExit(reason)
     with (
         tempfile.TemporaryDirectory(prefix="learnloop-screenshot-") as scratch,
-        running_sandbox(f"sqlite:///{Path(scratch) / 'shot.db'}", Path(scratch)) as address,
+        running_sandbox(f"sqlite:///{Path(scratch) / 'shot.db'}", Path(scratch)) as started,
         chromium() as browser,
     ):
         page = browser.new_page(viewport={"width": 1280, "height": 760})
-        sandbox = SandboxPage(page, address)
+        sandbox = SandboxPage(page, started.address)
         sandbox.act_as("Bob Brown")
         sandbox.send("/expert add #postgres")
         sandbox.act_as("Alice Andersen")

@@ -37,10 +37,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def sandbox(browser: Browser, tmp_path: Path) -> Iterator[SandboxPage]:
     """A fresh `learnloop sandbox` (its own SQLite file) in a fresh browser page."""
-    with running_sandbox(f"sqlite:///{tmp_path / 'sandbox.db'}", tmp_path) as address:
+    with running_sandbox(f"sqlite:///{tmp_path / 'sandbox.db'}", tmp_path) as started:
         context = browser.new_context()
         try:
-            yield SandboxPage(context.new_page(), address)
+            yield SandboxPage(context.new_page(), started.address)
         finally:
             context.close()
 
