@@ -231,12 +231,15 @@ def sandbox(
     ] = DEFAULT_PORT,
 ) -> None:
     """Try LearnLoop in the browser: a local Slack workspace wired to the real app."""
-    from bot.sandbox import run_sandbox
+    from bot.sandbox import SandboxError, run_sandbox
 
     try:
         run_sandbox(os.environ, port=port)
     except SettingsError as error:
         _fail_setting(error)
+    except SandboxError as error:
+        err.print(f"[bold red]The sandbox did not start:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

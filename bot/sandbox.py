@@ -17,7 +17,7 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -69,53 +69,15 @@ def sandbox_settings(emulator: SlackEmulator, environ: Mapping[str, str]) -> Set
     return Settings.from_env(env)
 
 
-class Sandbox:
-    """The emulator, the app wired to it (with its scheduler) and the page, on 127.0.0.1."""
-
-    def __init__(self, environ: Mapping[str, str], *, port: int = DEFAULT_PORT) -> None:
-        self.emulator = SlackEmulator(signing_secret=secrets.token_hex(16))
-        self._environ = dict(environ)
-        self._port = port
-        self._servers: list[BackgroundServer] = []
-        self.settings: Settings | None = None
-
-    @property
-    def url(self) -> str:
-        return self._servers[-1].url + "/"
-
-    def start(self) -> Sandbox:
-        self.emulator.start()
-        try:
-            self.settings = sandbox_settings(self.emulator, self._environ)
-            app = BackgroundServer(build_web_app(self.settings, scheduled=True)).start()
-            self._servers.append(app)
-            self.emulator.request_url = app.request_url
-            self._servers.append(BackgroundServer(page_app(self.emulator), port=self._port).start())
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """The page first, so nobody acts on an app that is going away."""
-        while self._servers:
-            self._servers.pop().stop()
-        self.emulator.stop()
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+class SandboxError(RuntimeError):
+    """The sandbox could not start; the message says why."""
 
 
-def run_sandbox(environ: Mapping[str, str], *, port: int) -> None:
-    """Serve the sandbox until SIGINT or SIGTERM; prints its address first."""
+def run_sandbox(environ: Mapping[str, str], *, port: int = DEFAULT_PORT) -> None:
+    """Serve the sandbox until SIGINT or SIGTERM; prints its address first.
+
+    Raises SandboxError when the page cannot have its port.
+    """
     stop = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:
@@ -123,12 +85,22 @@ def run_sandbox(environ: Mapping[str, str], *, port: int) -> None:
 
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, request_stop)
-    with Sandbox(environ, port=port) as sandbox:
-        assert sandbox.settings is not None
-        print(f"LearnLoop sandbox: open {sandbox.url} (Ctrl+C stops it)", flush=True)
-        print(f"Its database: {sandbox.settings.database_url}", flush=True)
-        print(CONNECT_A_WORKSPACE, flush=True)
-        stop.wait()
+    # Stopped in reverse: the page first, so nobody acts on an app that is going away.
+    with SlackEmulator(signing_secret=secrets.token_hex(16)) as emulator:
+        settings = sandbox_settings(emulator, environ)
+        with BackgroundServer(build_web_app(settings, scheduled=True)) as app:
+            emulator.request_url = app.request_url
+            try:
+                page = BackgroundServer(page_app(emulator), port=port).start()
+            except RuntimeError:
+                raise SandboxError(f"port {port} of 127.0.0.1 is taken: try --port 0") from None
+            try:
+                print(f"LearnLoop sandbox: open {page.url}/ (Ctrl+C stops it)", flush=True)
+                print(f"Its database: {settings.database_url}", flush=True)
+                print(CONNECT_A_WORKSPACE, flush=True)
+                stop.wait()
+            finally:
+                page.stop()
 
 
 # -- the page's JSON API ----------------------------------------------------------------------
