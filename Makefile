@@ -33,8 +33,9 @@ format: $(INSTALLED)
 test: lint ## Lint, then the whole suite (SQLite, and PostgreSQL when reachable)
 	$(BIN)/pytest
 
-run: $(INSTALLED) ## Serve your workspace: needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (.env)
-	$(BIN)/learnloop serve
+run: $(INSTALLED) ## Serve your workspace (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, .env); without a token, the sandbox
+	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -Eqs '^\s*(export\s+)?SLACK_BOT_TOKEN=\S' .env; \
+	then $(BIN)/learnloop serve; else $(BIN)/learnloop sandbox; fi
 
 db-upgrade: $(INSTALLED)
 	$(BIN)/learnloop db upgrade

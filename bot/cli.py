@@ -1,4 +1,4 @@
-"""The `learnloop` command: serve, db upgrade, export, forget, summary, demo."""
+"""The `learnloop` command: serve, db upgrade, export, forget, summary, demo, sandbox."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dotenv import load_dotenv
 from rich.console import Console
 
 from bot.settings import (
+    DEFAULT_PORT,
     Settings,
     SettingsError,
     api_url_from_env,
@@ -220,6 +221,24 @@ def demo() -> None:
     from bot.demo import run_demo
 
     run_demo(Console())
+
+
+@cli.command()
+def sandbox(
+    port: Annotated[
+        int, typer.Option(envvar="PORT", help="Port of the page on 127.0.0.1 (0: any free one).")
+    ] = DEFAULT_PORT,
+) -> None:
+    """Try LearnLoop in the browser: a local Slack workspace wired to the real app."""
+    from bot.sandbox import SandboxError, run_sandbox
+
+    try:
+        run_sandbox(os.environ, port=port)
+    except SettingsError as error:
+        _fail_setting(error)
+    except SandboxError as error:
+        err.print(f"[bold red]The sandbox did not start:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -467,6 +467,16 @@ class SlackEmulator:
                 raise KeyError(f"no channel named {name!r} in the emulated workspace")
             return found
 
+    def users(self) -> list[User]:
+        """Everyone in the workspace, the bot included, in the order they were added."""
+        with self._lock:
+            return list(self._users.values())
+
+    def channels(self) -> list[Channel]:
+        """Every conversation, DMs with the app included, in the order they were added."""
+        with self._lock:
+            return list(self._channels.values())
+
     def messages(self, channel_id: str, *, include_ephemeral: bool = False) -> list[Message]:
         """Copies of the channel's messages, oldest first, top-level and replies together."""
         with self._lock:

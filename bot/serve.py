@@ -35,8 +35,11 @@ def build_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
-def build_web_app(settings: Settings) -> Starlette:
+def build_web_app(settings: Settings, *, scheduled: bool = False) -> Starlette:
+    """The app behind its HTTP gate; ``scheduled`` also starts the scheduler (one a process)."""
     runtime = build_runtime(settings)
+    if scheduled:
+        start_scheduler(runtime)
     return create_web_app(create_app(settings, runtime), runtime)
 
 
@@ -83,9 +86,7 @@ class GracefulServer(uvicorn.Server):
 
 
 def run_http(settings: Settings, *, host: str) -> None:
-    runtime = build_runtime(settings)
-    start_scheduler(runtime)
-    web = create_web_app(create_app(settings, runtime), runtime)
+    web = build_web_app(settings, scheduled=True)
     logger.info("LearnLoop listening on http://%s:%s%s", host, settings.port, EVENTS_PATH)
     GracefulServer(server_config(web, host, settings.port)).run()
 
