@@ -43,9 +43,10 @@ db-upgrade: $(INSTALLED)
 export: $(INSTALLED)
 	$(BIN)/learnloop export --format jsonl
 
-bench: $(INSTALLED) ## Cost per Slack request against a bare Bolt app, and summaries at 1M TILs (never part of `make test`)
+bench: $(INSTALLED) ## Cost per Slack request against a bare Bolt app, and summaries and search at 1M TILs (never part of `make test`)
 	$(BIN)/python -m bench.serve_stack
 	$(BIN)/python -m bench.summary_scale
+	$(BIN)/python -m bench.search_scale
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -37,6 +37,13 @@ RESULTS = Path(__file__).parent / "results"
 DEFAULT_SQLITE = "sqlite:////tmp/bench-data/learnloop.db"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_summary"
 ZONE = "Europe/Berlin"
+# The dataset every scale benchmark reads (bench/dataset.py generates it once).
+SIZES = {
+    "tils": 1_000_000,
+    "help_requests": 200_000,
+    "reflection_responses": 50_000,
+    "workspaces": 50,
+}
 WEEK = Week.containing(ANCHOR.date()).shifted(-1)  # the last full week of the data
 
 
@@ -51,6 +58,16 @@ def baseline_query(team_id: str, start: datetime, end: datetime) -> sa.Select[An
         )
 
     return sa.select(counted(Til), counted(HelpRequest), counted(ReflectionResponse))
+
+
+def add_size_options(parser: argparse.ArgumentParser) -> None:
+    """--tils, --help-requests, ...: smaller datasets for a smoke run."""
+    for size, default in SIZES.items():
+        parser.add_argument(f"--{size.replace('_', '-')}", type=int, default=default)
+
+
+def sizes_of(args: argparse.Namespace) -> dict[str, int]:
+    return {size: getattr(args, size) for size in SIZES}
 
 
 def timed(action: Callable[[], Any], repeats: int) -> list[float]:
@@ -115,19 +132,11 @@ def main() -> None:
     parser.add_argument("--sqlite-url", default=DEFAULT_SQLITE)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--tils", type=int, default=1_000_000)
-    parser.add_argument("--help-requests", type=int, default=200_000)
-    parser.add_argument("--reflection-responses", type=int, default=50_000)
-    parser.add_argument("--workspaces", type=int, default=50)
+    add_size_options(parser)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
-    sizes = {
-        "tils": args.tils,
-        "help_requests": args.help_requests,
-        "reflection_responses": args.reflection_responses,
-        "workspaces": args.workspaces,
-    }
+    sizes = sizes_of(args)
     urls = [args.sqlite_url] + ([] if args.skip_postgres else [args.postgres_url])
     console = Console()
     results = []

@@ -7,6 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+SMOKE_SIZES = (
+    "--tils",
+    "2000",
+    "--help-requests",
+    "400",
+    "--reflection-responses",
+    "100",
+    "--workspaces",
+    "3",
+)
+
 
 def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
     result = subprocess.run(
@@ -51,14 +62,7 @@ def test_summary_benchmark_generates_its_data_and_reports_against_the_baseline(
             "--sqlite-url",
             f"sqlite:///{tmp_path / 'data' / 'bench.db'}",
             "--skip-postgres",
-            "--tils",
-            "2000",
-            "--help-requests",
-            "400",
-            "--reflection-responses",
-            "100",
-            "--workspaces",
-            "3",
+            *SMOKE_SIZES,
             "--repeats",
             "2",
             "--results",
@@ -76,3 +80,30 @@ def test_summary_benchmark_generates_its_data_and_reports_against_the_baseline(
     whats = [row["what"] for row in report["results"]]
     assert whats[0].startswith("baseline") and len(whats) == 4
     assert all(row["p50_ms"] > 0 and row["vs_baseline"] > 0 for row in report["results"])
+
+
+def test_search_benchmark_reports_every_word_against_the_baseline(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.search_scale",
+            "--sqlite-url",
+            f"sqlite:///{tmp_path / 'data' / 'bench.db'}",
+            "--skip-postgres",
+            *SMOKE_SIZES,
+            "--repeats",
+            "2",
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    [written] = list(tmp_path.glob("search-*.json"))
+    rows = json.loads(written.read_text())["results"]
+    assert [row["what"] for row in rows[:2]] == ["baseline: 10 latest", "word rank 0: the"]
+    assert all(row["p95_ms"] > 0 for row in rows) and len(rows) == 2 * 7

@@ -7,7 +7,9 @@ from datetime import UTC
 from sqlmodel import Session
 
 from storage import til as til_store
-from storage.models import TilSource
+from storage.models import TIL_TABLE, TilSource
+from storage.search import RANKED_MATCHES
+from storage.types import utcnow
 
 TEAM = "T1"
 OTHER_TEAM = "T2"
@@ -124,3 +126,34 @@ def test_iter_tils_streams_every_record_in_batches(session: Session) -> None:
     assert [til.text for til, _ in rows] == [f"TIL {index}" for index in range(7)]
     assert [tags for _, tags in rows] == [[f"t{index}"] for index in range(7)]
     assert len(list(til_store.iter_tils(session=session))) == 8
+
+
+def test_a_word_in_thousands_of_another_workspaces_tils_still_finds_this_workspaces(
+    session: Session,
+) -> None:
+    """On SQLite the workspace is matched inside the search index, and only the latest
+    RANKED_MATCHES of its matches are ranked: a busy neighbour never hides a quiet team's TILs."""
+    busy = [
+        {
+            "team_id": "T0BUSY",
+            "channel_id": "C1",
+            "message_ts": f"1700000000.{n:06d}",
+            "author_id": "U1",
+            "captured_by": "U1",
+            "source": TilSource.KEYWORD,
+            "text": f"TIL deploys are common, number {n}",
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        }
+        for n in range(RANKED_MATCHES + 500)
+    ]
+    session.execute(TIL_TABLE.insert(), busy)
+    for n, text in enumerate(("TIL common deploys", "TIL deploys, deploys, deploys are common")):
+        til_store.add_til(new_til(text, ts=f"1800000000.{n:06d}"), session=session)
+    session.commit()
+    found = til_store.search_tils(TEAM, "deploys", session=session, limit=5)
+    assert [til.text for til in found] == [
+        "TIL deploys, deploys, deploys are common",
+        "TIL common deploys",
+    ], "this workspace's two, best first, none of the busy workspace's"
+    assert len(til_store.search_tils("T0BUSY", "deploys", session=session, limit=5)) == 5
