@@ -70,6 +70,8 @@ def create_web_app(app: AsyncApp, runtime: Runtime) -> Starlette:
         payload = _parse(text, request.headers.get("content-type", ""))
         if payload is None or not routable(payload):
             return _refuse(400, "malformed request body")
+        if payload.get("type") == "app_rate_limited":
+            return "app_rate_limited", _rate_limited(payload)
         if "x-slack-retry-num" in request.headers:
             reason = request.headers.get("x-slack-retry-reason", "unknown")
             metrics.slack_retries.labels(reason).inc()
@@ -124,6 +126,17 @@ def _scheduler_role(leader: LeaderLease | None) -> str:
     if leader is None:
         return "off"
     return "leader" if leader.held else "follower"
+
+
+def _rate_limited(payload: dict[str, Any]) -> Response:
+    """Slack's notice that it holds back a workspace's events (over 30,000 an hour). No Bolt
+    listener can match it (Bolt would answer 404), so it is answered here, and logged."""
+    logger.warning(
+        "Slack is holding back events of workspace %s (Events API limit, since minute %s)",
+        payload.get("team_id"),
+        payload.get("minute_rate_limited"),
+    )
+    return Response(status_code=200)
 
 
 def _refuse(status: int, message: str) -> tuple[str, Response]:

@@ -53,9 +53,6 @@ class RegistrationRecorder:
     def error(self, function: Callable[..., Any]) -> None:
         self.error_handlers.append(function)
 
-    def middleware(self, function: Callable[..., Any]) -> None:
-        """Middleware answers requests before any listener; nothing to declare for it."""
-
 
 @pytest.fixture(scope="module")
 def registered() -> RegistrationRecorder:

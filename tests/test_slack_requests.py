@@ -29,7 +29,7 @@ def test_app_rate_limited_is_accepted_and_logged(
         "minute_rate_limited": 1518467820,
         "api_app_id": emulator.app_id,
     }
-    with caplog.at_level(logging.WARNING, logger="handlers.events"):
+    with caplog.at_level(logging.WARNING, logger="bot.server"):
         delivery = emulator.deliver(json.dumps(body).encode(), content_type="application/json")
     assert delivery.status == 200
     assert any(
