@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,6 +20,25 @@ from prompts import load_messages
 from prompts.prompt_sets import load_prompt_sets
 
 logger = logging.getLogger(__name__)
+
+
+class AttachRuntime(AsyncMiddleware):
+    """Puts the Runtime in every request's context. A middleware object, not a function: Bolt
+    builds a function middleware's arguments by inspecting it on every request, which cost
+    about a tenth of a request's CPU."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        req.context[RUNTIME_KEY] = self.runtime
+        return await next()
 
 
 class LearnLoopApp(AsyncApp):
@@ -58,12 +78,6 @@ def create_app(
         logger=logging.getLogger("slack_bolt"),
     )
 
-    async def attach_runtime(
-        context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
-    ) -> None:
-        context[RUNTIME_KEY] = runtime
-        await next()
-
-    app.use(attach_runtime)
+    app.use(AttachRuntime(runtime))
     handlers.register_all(app)
     return app
