@@ -11,27 +11,15 @@ workspace's 10 latest TILs read on their index, the least a search that returns 
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import time
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session
 
-from bench.dataset import ensure, vocabulary
-from bench.summary_scale import (
-    DEFAULT_POSTGRES,
-    DEFAULT_SQLITE,
-    RESULTS,
-    add_size_options,
-    sizes_of,
-    timed,
-)
+from bench.dataset import vocabulary
+from bench.scale import databases, parse_options, report, sizes_of, timed
 from storage.db import create_db_engine
 from storage.models import Til
 from storage.til import search_tils
@@ -90,42 +78,27 @@ def _row(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sqlite-url", default=DEFAULT_SQLITE)
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
-    parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    add_size_options(parser)
-    args = parser.parse_args()
-    sizes = sizes_of(args)
+    args = parse_options(__doc__.splitlines()[0])
     console = Console()
     results: list[dict[str, Any]] = []
-    for url in [args.sqlite_url] + ([] if args.skip_postgres else [args.postgres_url]):
-        try:
-            ensure(url, **sizes)
-        except sa.exc.OperationalError as error:
-            console.print(f"[yellow]skipped {url}: the database is unreachable ({error.orig})")
-            continue
-        results += measure(url, args.repeats, sizes["workspaces"])
-    table = Table(title=f"/til search, {sizes}")
-    for column in ("database", "workspace", "what", "hits", "p50 ms", "p95 ms", "vs baseline"):
-        table.add_column(column, justify="left" if column in ("database", "what") else "right")
-    for row in results:
-        table.add_row(
-            row["database"],
-            row["workspace"],
-            row["what"],
-            str(row["hits"]),
-            f"{row['p50_ms']:.1f}",
-            f"{row['p95_ms']:.1f}",
-            f"{row['vs_baseline']:.1f}x",
-        )
-    console.print(table)
-    args.results.mkdir(exist_ok=True)
-    out = args.results / f"search-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"sizes": sizes, "results": results}, indent=2))
-    console.print(f"written to {out}")
+    for url in databases(args, console):
+        results += measure(url, args.repeats, args.workspaces)
+    report(
+        "search",
+        f"/til search, {sizes_of(args)}",
+        [
+            ("database", lambda row: row["database"]),
+            ("workspace", lambda row: row["workspace"]),
+            ("what", lambda row: row["what"]),
+            ("hits", lambda row: str(row["hits"])),
+            ("p50 ms", lambda row: f"{row['p50_ms']:.1f}"),
+            ("p95 ms", lambda row: f"{row['p95_ms']:.1f}"),
+            ("vs baseline", lambda row: f"{row['vs_baseline']:.1f}x"),
+        ],
+        results,
+        args,
+        console,
+    )
 
 
 if __name__ == "__main__":

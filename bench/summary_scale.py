@@ -13,37 +13,22 @@ reflections, the least any summary must do. It prints a table and writes it to b
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import time
-from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session
 
-from bench.dataset import ANCHOR, ensure
+from bench.dataset import ANCHOR
+from bench.scale import databases, parse_options, report, sizes_of, timed
 from bot.summary import Week, summarise
 from storage.db import create_db_engine
 from storage.models import HelpRequest, ReflectionResponse, Til
 
-RESULTS = Path(__file__).parent / "results"
-DEFAULT_SQLITE = "sqlite:////tmp/bench-data/learnloop.db"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_summary"
 ZONE = "Europe/Berlin"
-# The dataset every scale benchmark reads (bench/dataset.py generates it once).
-SIZES = {
-    "tils": 1_000_000,
-    "help_requests": 200_000,
-    "reflection_responses": 50_000,
-    "workspaces": 50,
-}
 WEEK = Week.containing(ANCHOR.date()).shifted(-1)  # the last full week of the data
 
 
@@ -58,27 +43,6 @@ def baseline_query(team_id: str, start: datetime, end: datetime) -> sa.Select[An
         )
 
     return sa.select(counted(Til), counted(HelpRequest), counted(ReflectionResponse))
-
-
-def add_size_options(parser: argparse.ArgumentParser) -> None:
-    """--tils, --help-requests, ...: smaller datasets for a smoke run."""
-    for size, default in SIZES.items():
-        parser.add_argument(f"--{size.replace('_', '-')}", type=int, default=default)
-
-
-def sizes_of(args: argparse.Namespace) -> dict[str, int]:
-    return {size: getattr(args, size) for size in SIZES}
-
-
-def timed(action: Callable[[], Any], repeats: int) -> list[float]:
-    """Milliseconds per call, after one warm-up call."""
-    action()
-    spent = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        spent.append((time.perf_counter() - started) * 1000)
-    return spent
 
 
 def measure(url: str, repeats: int, workspaces: int) -> list[dict[str, Any]]:
@@ -128,43 +92,25 @@ def measure(url: str, repeats: int, workspaces: int) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sqlite-url", default=DEFAULT_SQLITE)
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
-    parser.add_argument("--skip-postgres", action="store_true")
-    add_size_options(parser)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
-    args = parser.parse_args()
-    sizes = sizes_of(args)
-    urls = [args.sqlite_url] + ([] if args.skip_postgres else [args.postgres_url])
+    args = parse_options(__doc__.splitlines()[0])
     console = Console()
     results = []
-    for url in urls:
-        if url.startswith("sqlite:////"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            ensure(url, **sizes)
-        except sa.exc.OperationalError as error:
-            console.print(f"[yellow]skipped {url}: the database is unreachable ({error.orig})")
-            continue
+    for url in databases(args, console):
         results += measure(url, args.repeats, args.workspaces)
-    table = Table(title=f"Weekly summary, {WEEK.label} ({ZONE}), {sizes}")
-    for column in ("database", "what", "p50 ms", "max ms", "vs baseline"):
-        table.add_column(column, justify="right" if "ms" in column or "vs" in column else "left")
-    for row in results:
-        table.add_row(
-            row["database"],
-            row["what"],
-            f"{row['p50_ms']:.1f}",
-            f"{row['max_ms']:.1f}",
-            f"{row['vs_baseline']:.1f}x",
-        )
-    console.print(table)
-    args.results.mkdir(exist_ok=True)
-    out = args.results / f"summary-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"sizes": sizes, "results": results}, indent=2))
-    console.print(f"written to {out}")
+    report(
+        "summary",
+        f"Weekly summary, {WEEK.label} ({ZONE}), {sizes_of(args)}",
+        [
+            ("database", lambda row: row["database"]),
+            ("what", lambda row: row["what"]),
+            ("p50 ms", lambda row: f"{row['p50_ms']:.1f}"),
+            ("max ms", lambda row: f"{row['max_ms']:.1f}"),
+            ("vs baseline", lambda row: f"{row['vs_baseline']:.1f}x"),
+        ],
+        results,
+        args,
+        console,
+    )
 
 
 if __name__ == "__main__":

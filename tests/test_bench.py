@@ -19,25 +19,32 @@ SMOKE_SIZES = (
 )
 
 
-def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
+def run_benchmark(module: str, results: Path, *options: str) -> str:
+    """Run `python -m <module>` as `make bench` does, results in `results`; its output."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.serve_stack",
-            "--seconds",
-            "0.5",
-            "--concurrency",
-            "2",
-            "--results",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", module, *options, "--results", str(results)],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=Path(__file__).parent.parent,
     )
     assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def run_scale_benchmark(module: str, tmp_path: Path) -> list[dict]:
+    """A scale benchmark over tiny generated data, on SQLite; the rows of its JSON."""
+    database = f"sqlite:///{tmp_path / 'data' / 'bench.db'}"
+    options = ("--sqlite-url", database, "--skip-postgres", *SMOKE_SIZES, "--repeats", "2")
+    run_benchmark(module, tmp_path, *options)
+    [written] = list(tmp_path.glob("*.json"))
+    report = json.loads(written.read_text())
+    assert report["sizes"]["tils"] == 2000
+    return list(report["results"])
+
+
+def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
+    output = run_benchmark("bench.serve_stack", tmp_path, "--seconds", "0.5", "--concurrency", "2")
     [written] = list(tmp_path.glob("serve_stack-sqlite-*.json"))
     rows = json.loads(written.read_text())
     assert {(row["server"], row["scenario"]) for row in rows} == {
@@ -48,62 +55,19 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -
         ("LearnLoop", "/til command (stored)"),
     }
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows), rows
-    assert "ratio" in result.stdout
+    assert "ratio" in output
 
 
 def test_summary_benchmark_generates_its_data_and_reports_against_the_baseline(
     tmp_path: Path,
 ) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.summary_scale",
-            "--sqlite-url",
-            f"sqlite:///{tmp_path / 'data' / 'bench.db'}",
-            "--skip-postgres",
-            *SMOKE_SIZES,
-            "--repeats",
-            "2",
-            "--results",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent.parent,
-    )
-    assert result.returncode == 0, result.stderr
-    [written] = list(tmp_path.glob("summary-*.json"))
-    report = json.loads(written.read_text())
-    assert report["sizes"]["tils"] == 2000
-    whats = [row["what"] for row in report["results"]]
+    rows = run_scale_benchmark("bench.summary_scale", tmp_path)
+    whats = [row["what"] for row in rows]
     assert whats[0].startswith("baseline") and len(whats) == 4
-    assert all(row["p50_ms"] > 0 and row["vs_baseline"] > 0 for row in report["results"])
+    assert all(row["p50_ms"] > 0 and row["vs_baseline"] > 0 for row in rows)
 
 
 def test_search_benchmark_reports_every_word_against_the_baseline(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.search_scale",
-            "--sqlite-url",
-            f"sqlite:///{tmp_path / 'data' / 'bench.db'}",
-            "--skip-postgres",
-            *SMOKE_SIZES,
-            "--repeats",
-            "2",
-            "--results",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent.parent,
-    )
-    assert result.returncode == 0, result.stderr
-    [written] = list(tmp_path.glob("search-*.json"))
-    rows = json.loads(written.read_text())["results"]
+    rows = run_scale_benchmark("bench.search_scale", tmp_path)
     assert [row["what"] for row in rows[:2]] == ["baseline: 10 latest", "word rank 0: the"]
     assert all(row["p95_ms"] > 0 for row in rows) and len(rows) == 2 * 7
