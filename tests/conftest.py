@@ -89,13 +89,18 @@ def postgres_available() -> bool:
     return _postgres_available()
 
 
-@contextmanager
-def fresh_postgres_schema(available: bool) -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema, dropped afterwards."""
+def require_postgres(available: bool) -> None:
+    """Skip the test without PostgreSQL, or fail it where CI requires PostgreSQL."""
     if not available:
         if os.environ.get("LEARNLOOP_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required here but {POSTGRES_URL} is unreachable")
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+
+
+@contextmanager
+def fresh_postgres_schema(available: bool) -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped afterwards."""
+    require_postgres(available)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as connection:

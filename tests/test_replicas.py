@@ -4,10 +4,8 @@ a due prompt goes out once, and when the leader is killed another replica takes 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -26,9 +24,9 @@ from bot.leader import LEADER_LOCK_KEY
 from storage.db import create_db_engine
 from storage.models import ReflectionRun, ReflectionSchedule
 from storage.types import utcnow
-from tests.conftest import POSTGRES_URL, SIGNING_SECRET, eventually
+from tests.conftest import POSTGRES_URL, eventually, require_postgres
 from tests.tcp_proxy import TcpProxy
-from tests.test_serve import free_port, healthz
+from tests.test_serve import free_port, healthz, serve_command, serve_environment
 
 # As long as a failover of a managed PostgreSQL can take: sweeps fail, the lease is lost, the
 # job store's own retry (10 s) runs more than once.
@@ -38,10 +36,7 @@ OUTAGE_SECONDS = 30
 @pytest.fixture
 def own_database(postgres_available: bool) -> Iterator[str]:
     """A database of its own: advisory locks (the leader lease) are per database."""
-    if not postgres_available:
-        if os.environ.get("LEARNLOOP_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required here but {POSTGRES_URL} is unreachable")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+    require_postgres(postgres_available)
     name = f"ll_replicas_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -57,17 +52,9 @@ def own_database(postgres_available: bool) -> Iterator[str]:
 def start_replica(
     emulator: SlackEmulator, database_url: str, port: int, cwd: Path
 ) -> subprocess.Popen[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE"))}
-    environ |= {
-        "SLACK_BOT_TOKEN": emulator.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": emulator.api_url,
-        "DATABASE_URL": database_url,
-        "LEARNLOOP_SWEEP_SECONDS": "1",
-    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1"],
-        env=environ,
+        serve_command(port),
+        env=serve_environment(emulator, database_url, LEARNLOOP_SWEEP_SECONDS="1"),
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -59,6 +59,23 @@ class Serving:
     output: str = field(default="")
 
 
+def serve_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1"]
+
+
+def serve_environment(emulator: SlackEmulator, database_url: str, **env: str) -> dict[str, str]:
+    """What an operator sets for `learnloop serve` (Slack at the emulator), and nothing of
+    this process's own Slack or database settings."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE"))}
+    return environ | {
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "DATABASE_URL": database_url,
+        **env,
+    }
+
+
 @contextmanager
 def learnloop_serve(
     emulator: SlackEmulator,
@@ -73,17 +90,9 @@ def learnloop_serve(
     until it is healthy; on exit SIGTERM it (unless the test did) and check how it stopped and
     what it logged (no traceback unless `logged_errors`)."""
     port = port or free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE"))}
-    environ |= {
-        "SLACK_BOT_TOKEN": emulator.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": emulator.api_url,
-        "DATABASE_URL": database_url,
-        **env,
-    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1"],
-        env=environ,
+        serve_command(port),
+        env=serve_environment(emulator, database_url, **env),
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
