@@ -53,9 +53,7 @@ def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> int:
     """Add a follow-up to the caller's transaction (the caller commits); returns its id."""
     if task not in _tasks():
         raise KeyError(f"unknown follow-up task {task!r}")
-    row = store.add_follow_up(team_id, task, args, utcnow() + LEASE, session=session)
-    assert row.id is not None
-    return row.id
+    return store.add_follow_up(team_id, task, args, utcnow() + LEASE, session=session)
 
 
 def promise(team_id: str, task: str, *, session: Session, **args: Any) -> int:

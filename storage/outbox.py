@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.models import FollowUp
+from storage.types import utcnow
 from storage.workspaces import served
 
 follow_up = FollowUp.__table__  # type: ignore[attr-defined]
@@ -18,11 +19,23 @@ follow_up = FollowUp.__table__  # type: ignore[attr-defined]
 
 def add_follow_up(
     team_id: str, task: str, args: dict[str, Any], claimed_until: datetime, *, session: Session
-) -> FollowUp:
-    row = FollowUp(team_id=team_id, task=task, args=json.dumps(args), claimed_until=claimed_until)
-    session.add(row)
-    session.flush()
-    return row
+) -> int:
+    """One INSERT returning the id, no ORM object: it sits on the TIL capture's hot path."""
+    now = utcnow()
+    inserted = session.execute(
+        sa.insert(follow_up)
+        .values(
+            team_id=team_id,
+            task=task,
+            args=json.dumps(args),
+            attempts=0,
+            run_after=now,
+            claimed_until=claimed_until,
+            created_at=now,
+        )
+        .returning(follow_up.c.id)
+    )
+    return int(inserted.scalar_one())
 
 
 def claim(follow_up_id: int, now: datetime, lease: timedelta, *, session: Session) -> bool:
