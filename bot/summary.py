@@ -567,8 +567,9 @@ def subscribe(
     session: Session,
     client: WebClient,
     managers: frozenset[str],
-) -> SummarySubscription:
-    """Managers only; subscribing a channel again replaces its digest."""
+) -> tuple[SummarySubscription, str]:
+    """Managers only; subscribing a channel again replaces its digest. Returns it with the
+    zone its time is in."""
     require_manager(team_id, actor_id, session=session, client=client, seeded=managers)
     subscription = store.get_subscription(
         team_id, request.channel_id, session=session
@@ -584,13 +585,12 @@ def subscribe(
     subscription.weekday = request.weekday
     subscription.time_of_day = request.time_of_day
     subscription.created_by = actor_id
-    subscription.next_run_at = next_digest_at(
-        subscription, workspace_zone(team_id, default_zone, session=session), now
-    )
+    zone_name = workspace_zone(team_id, default_zone, session=session)
+    subscription.next_run_at = next_digest_at(subscription, zone_name, now)
     session.add(subscription)
     session.commit()
     session.refresh(subscription)
-    return subscription
+    return subscription, zone_name
 
 
 def unsubscribe(

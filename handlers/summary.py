@@ -51,16 +51,13 @@ async def _summary(
         )
         return blocks.notice("summary_usage", timezone=zone_name)
     if action == "subscribe":
-        subscription = await runtime.call(
+        subscription, zone_name = await runtime.call(
             summary.subscribe,
             **who,
             actor_id=user_id,
             request=summary.parse_subscription(words[1:]),
             now=utcnow(),
             default_zone=settings.timezone,
-        )
-        zone_name = await runtime.call(
-            summary.workspace_zone, team_id=team_id, default=settings.timezone
         )
         return blocks.notice("summary_subscribed", **_described(subscription, zone_name))
     if action == "unsubscribe":
