@@ -136,6 +136,12 @@ def _shown(table: sa.Table, hidden_channels: Collection[str]) -> ColumnElement[b
     return table.c.channel_id.not_in(sorted(hidden_channels))
 
 
+def _rows(source: sa.FromClause, *where: ColumnElement[bool], session: Session) -> int:
+    """How many rows of `source` meet every condition."""
+    query = sa.select(sa.func.count()).select_from(source).where(*where)
+    return int(session.execute(query).scalar_one())
+
+
 def _counts(session: Session, query: sa.Select[tuple[str, int]]) -> list[Count]:
     return [Count(str(key), int(count)) for key, count in session.execute(query)]
 
@@ -144,12 +150,7 @@ def _counts(session: Session, query: sa.Select[tuple[str, int]]) -> list[Count]:
 
 
 def count_tils(window: Window, *, session: Session) -> int:
-    query = (
-        sa.select(sa.func.count())
-        .select_from(til)
-        .where(_scope(til, window), _in(til.c.created_at, window))
-    )
-    return int(session.execute(query).scalar_one())
+    return _rows(til, _scope(til, window), _in(til.c.created_at, window), session=session)
 
 
 def top_tags(window: Window, limit: int, *, session: Session) -> list[Count]:
@@ -246,9 +247,7 @@ def answer_time_percentiles(
     """Seconds from question to first answer, for answers given this week, at each fraction
     (linear interpolation between ranks, as PostgreSQL's percentile_cont); None without any."""
     where = (_scope(question, window), _in(question.c.first_answer_at, window))
-    total = int(
-        session.execute(sa.select(sa.func.count()).select_from(question).where(*where)).scalar_one()
-    )
+    total = _rows(question, *where, session=session)
     if total == 0:
         return None
     positions = [fraction * (total - 1) for fraction in fractions]
@@ -336,15 +335,9 @@ def reflection_counts(window: Window, *, session: Session) -> ReflectionCounts:
     """A reflection belongs to the channel its schedule is for, wherever it was answered."""
     week_runs = sa.and_(_scope(run, window), _in(run.c.sent_at, window))
     dm_runs = sa.select(run.c.id).where(week_runs, run.c.id.in_(sa.select(delivery.c.run_id)))
-    prompts_sent = int(
-        session.execute(sa.select(sa.func.count()).select_from(run).where(week_runs)).scalar_one()
-    )
-    dm_deliveries = int(
-        session.execute(
-            sa.select(sa.func.count())
-            .select_from(delivery.join(run, run.c.id == delivery.c.run_id))
-            .where(week_runs)
-        ).scalar_one()
+    prompts_sent = _rows(run, week_runs, session=session)
+    dm_deliveries = _rows(
+        delivery.join(run, run.c.id == delivery.c.run_id), week_runs, session=session
     )
     channel_prompts = {
         str(channel): int(n)
@@ -367,9 +360,7 @@ def reflection_counts(window: Window, *, session: Session) -> ReflectionCounts:
         .distinct()
         .subquery()
     )
-    answered_prompts = int(
-        session.execute(sa.select(sa.func.count()).select_from(pairs)).scalar_one()
-    )
+    answered_prompts = _rows(pairs, session=session)
     return ReflectionCounts(
         prompts_sent=prompts_sent,
         responses=int(responses),
@@ -523,32 +514,22 @@ def personal_week(
         .order_by(til.c.created_at.desc(), til.c.id.desc())
         .limit(limit)
     )
-
-    def count(query: sa.Select[int]) -> int:
-        return int(session.execute(query).scalar_one())
-
     return PersonalWeek(
         tils=[QuotedTil(*row) for row in latest],
-        til_count=count(
-            sa.select(sa.func.count()).select_from(til).where(mine, _in(til.c.created_at, window))
+        til_count=_rows(til, mine, _in(til.c.created_at, window), session=session),
+        answers=_rows(
+            question,
+            question.c.team_id == team_id,
+            question.c.first_answerer_id == user_id,
+            _in(question.c.first_answer_at, window),
+            session=session,
         ),
-        answers=count(
-            sa.select(sa.func.count())
-            .select_from(question)
-            .where(
-                question.c.team_id == team_id,
-                question.c.first_answerer_id == user_id,
-                _in(question.c.first_answer_at, window),
-            )
-        ),
-        reflections=count(
-            sa.select(sa.func.count())
-            .select_from(response)
-            .where(
-                response.c.team_id == team_id,
-                response.c.user_id == user_id,
-                _in(response.c.created_at, window),
-            )
+        reflections=_rows(
+            response,
+            response.c.team_id == team_id,
+            response.c.user_id == user_id,
+            _in(response.c.created_at, window),
+            session=session,
         ),
     )
 
