@@ -897,6 +897,22 @@ class SlackEmulator:
             }
         return self._deliver_payload(payload)
 
+    def member_joins(self, user: str, channel: str, *, inviter: str | None = None) -> Delivery:
+        """``user`` joins ``channel`` (``member_joined_channel``), invited by ``inviter``."""
+        with self._lock:
+            self.join(channel, user)
+            event: dict[str, Any] = {
+                "type": "member_joined_channel",
+                "user": user,
+                "channel": channel,
+                "channel_type": "G" if self.channel(channel).is_private else "C",
+                "team": self.team_id,
+                "event_ts": self._next_ts(),
+            }
+            if inviter is not None:
+                event["inviter"] = inviter
+        return self.deliver_event(event)
+
     def open_app_home(self, user: str) -> Delivery:
         """Open the app's Home tab (``app_home_opened``, with the published view if any)."""
         with self._lock:

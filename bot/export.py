@@ -15,6 +15,7 @@ from storage.models import (
     Expert,
     ExpertStatus,
     HelpRoute,
+    MemberJoin,
     MemberRole,
     ReflectionDelivery,
     ReflectionMute,
@@ -42,6 +43,7 @@ PLAIN_RECORDS: dict[str, tuple[type[SQLModel], str | None]] = {
     "reflection_delivery": (ReflectionDelivery, "user_id"),
     "reflection_response": (ReflectionResponse, "user_id"),
     "reflection_mute": (ReflectionMute, "user_id"),
+    "member_join": (MemberJoin, "user_id"),
 }
 
 

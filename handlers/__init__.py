@@ -10,6 +10,7 @@ from handlers import (
     experts,
     help_requests,
     learnloop,
+    membership,
     reflection,
     summary,
     til,
@@ -25,6 +26,7 @@ FEATURES = (
     reflection,
     summary,
     learnloop,
+    membership,
     workspaces,
 )
 

@@ -501,6 +501,24 @@ class SummaryDigest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class MemberJoin(SQLModel, table=True):
+    """When someone first joined a channel, as Slack's member_joined_channel said: who is new
+    is what onboarding welcomes and what the newcomer-ramp figure starts counting from."""
+
+    __tablename__ = "member_join"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "user_id", name="uq_member_join"),
+        Index("ix_member_join_user", "team_id", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    inviter_id: str | None = Field(default=None, max_length=32)
+    joined_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class FollowUp(SQLModel, table=True):
     """Work promised by an acknowledged request (confirm a TIL, post and route a question),
     stored with the request's own writes so a crash after the ack loses nothing: it runs at

@@ -23,6 +23,7 @@ from storage.models import (
     FollowUp,
     HelpRequest,
     HelpRoute,
+    MemberJoin,
     MemberRole,
     ReflectionDelivery,
     ReflectionMute,
@@ -51,6 +52,7 @@ _OWN_ROWS: tuple[tuple[type[SQLModel], str], ...] = (
     (ReflectionDelivery, "user_id"),
     (ReflectionResponse, "user_id"),
     (ReflectionMute, "user_id"),
+    (MemberJoin, "user_id"),
 )
 
 
@@ -85,6 +87,7 @@ _KEPT = (
     _Kept(ReflectionSchedule, ("created_by",)),
     _Kept(CustomPrompt, ("added_by",)),
     _Kept(SummarySubscription, ("created_by",)),
+    _Kept(MemberJoin, ("inviter_id",)),
 )
 
 

@@ -103,7 +103,7 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "app_mentions:read",  # questions asked by mentioning the bot
         "channels:history",  # message.channels, conversations.history/replies
         "groups:history",  # message.groups in private channels
-        "channels:read",  # conversations.members: who gets reflection DMs
+        "channels:read",  # conversations.members, member_joined_channel: reflection DMs, onboarding
         "groups:read",  # the same in private channels
         "chat:write",  # /til posts
         "commands",  # /til and the shortcut
@@ -159,6 +159,13 @@ def test_every_declared_listener_answers_a_signed_sample_with_2xx(
             "event_ts": ts,
         },
         "app_uninstalled": {"type": "app_uninstalled", "event_ts": ts},
+        "member_joined_channel": {
+            "type": "member_joined_channel",
+            "user": ALICE,
+            "channel": GENERAL,
+            "channel_type": "C",
+            "event_ts": ts,
+        },
         "app_home_opened": {
             "type": "app_home_opened",
             "user": ALICE,

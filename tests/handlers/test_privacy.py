@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
 from bot import blocks
-from bot.emulator import ALICE, BOB, CAROL, ENGINEERING, GENERAL, SlackEmulator
+from bot.emulator import ALICE, BOB, CAROL, ENGINEERING, GENERAL, RANDOM, SlackEmulator
 from bot.serve import BackgroundServer
 from storage.models import (
     FollowUp,
@@ -94,6 +94,8 @@ def seed_through_slack(emulator: SlackEmulator, engine: Engine) -> None:
         ("/summary", "subscribe <#C0ENG|engineering> mon 09:00"),
     ):
         command(emulator, ALICE, name, text)
+    emulator.member_joins(ALICE, RANDOM)
+    emulator.member_joins(BOB, RANDOM, inviter=ALICE)
     command(emulator, BOB, "/reflect", "schedule weekly mon 10:00 Europe/London")
     command(emulator, ALICE, "/reflect", "now 1")
     prompt = emulator.wait_for_call(
