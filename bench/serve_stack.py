@@ -49,15 +49,17 @@ class Result:
 Body = tuple[bytes, str]  # body, content type
 
 
-def chatter(index: int) -> Body:
+def chatter(index: int, emulator: SlackEmulator) -> Body:
     return _event(f"lunch at {index % 7}?", index)
 
 
-def til_message(index: int) -> Body:
-    return _event(f"TIL benchmark fact number {index} #bench", index)
+def til_message(index: int, emulator: SlackEmulator) -> Body:
+    """A TIL that exists in the emulated Slack, so its :books: confirmation succeeds there."""
+    text = f"TIL benchmark fact number {index} #bench"
+    return _event(text, index, emulator.keep_message(ALICE, GENERAL, text))
 
 
-def til_command(index: int) -> Body:
+def til_command(index: int, emulator: SlackEmulator) -> Body:
     form = {
         "command": "/til",
         "text": f"benchmarks measure {index} #bench",
@@ -71,8 +73,8 @@ def til_command(index: int) -> Body:
     return urlencode(form).encode(), "application/x-www-form-urlencoded"
 
 
-def _event(text: str, index: int) -> Body:
-    ts = f"{1_800_000_000 + index}.{index % 1_000_000:06d}"
+def _event(text: str, index: int, ts: str | None = None) -> Body:
+    ts = ts or f"{1_800_000_000 + index}.{index % 1_000_000:06d}"
     envelope = {
         "type": "event_callback",
         "team_id": "T0LEARN01",
@@ -93,7 +95,7 @@ def _event(text: str, index: int) -> Body:
     return json.dumps(envelope).encode(), "application/json"
 
 
-SCENARIOS: dict[str, Callable[[int], Body]] = {
+SCENARIOS: dict[str, Callable[[int, SlackEmulator], Body]] = {
     "chatter (ignored messages)": chatter,
     "TIL message (stored)": til_message,
     "/til command (stored)": til_command,
@@ -113,7 +115,7 @@ def cpu_seconds(pid: int) -> float:
 
 async def drive(
     url: str,
-    make: Callable[[int], Body],
+    make: Callable[[int, SlackEmulator], Body],
     emulator: SlackEmulator,
     *,
     seconds: float,
@@ -130,7 +132,7 @@ async def drive(
         async def worker() -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
-                body, content_type = make(next(counter))
+                body, content_type = make(next(counter), emulator)
                 timestamp = str(int(time.time()))
                 headers = {
                     "Content-Type": content_type,

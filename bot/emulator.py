@@ -685,6 +685,14 @@ class SlackEmulator:
             self.deliver_event(mention)
         return msg.ts, delivery
 
+    def keep_message(self, user: str, channel: str, text: str) -> str:
+        """Add a message without delivering its event, for a caller that delivers events
+        itself (a load driver); returns its ts."""
+        with self._lock:
+            ch = self._require_channel(channel)
+            self._require_member(ch, user)
+            return self._add_message(ch, user=user, text=text, blocks=[_rich_text_block(text)]).ts
+
     def edit_message(self, channel: str, ts: str, text: str) -> Delivery | None:
         """Edit as the author; delivers ``message_changed`` when the bot is in the channel."""
         with self._lock:
@@ -2016,6 +2024,8 @@ class _Handler(BaseHTTPRequestHandler):
     WebSocket upgrade of /link/ to Socket Mode."""
 
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's Web API: clients reuse connections
+    disable_nagle_algorithm = True  # headers and body leave as two writes: send both at once
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)

@@ -27,7 +27,7 @@ from bot.help_policy import for_workspace
 from bot.replies import post, post_dm, tell_privately, update
 from bot.roles import require_manager
 from bot.settings import HelpPolicy
-from bot.slack_client import ClientFor, is_transient
+from bot.slack_client import ClientFor, is_transient, workspace_url
 from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
@@ -79,7 +79,7 @@ class Asked:
     request: HelpRequest
     suggestions: list[Suggestion]
     # Posting the question and asking the experts, stored to run after the ack.
-    follow_up: int
+    follow_up: outbox.Promised
 
 
 def ask(
@@ -212,7 +212,7 @@ def ask_by_mention(
     message_ts: str,
     *,
     session: Session,
-) -> int | None:
+) -> outbox.Promised | None:
     """A message mentioning the bot is the question itself: stored with the follow-up that
     routes it; returns that follow-up, None when the question is already stored."""
     if help_store.get_help_request_by_message(team_id, channel_id, message_ts, session=session):
@@ -539,7 +539,11 @@ def save_answer_as_til(
         return None
     message = SlackMessage.from_payload(request.team_id, request.channel_id, payload)
     capture = capture_message(
-        message, session=session, source=TilSource.ANSWER, captured_by=user_id
+        message,
+        session=session,
+        source=TilSource.ANSWER,
+        captured_by=user_id,
+        workspace=workspace_url(client),
     )
     til = capture.til or til_store.get_til_by_message(
         request.team_id, request.channel_id, message.ts, session=session
@@ -549,10 +553,9 @@ def save_answer_as_til(
     help_store.link_answer_til(request_id, til.id, session=session)
     session.commit()
     update(client, request.channel_id, offer_ts, blocks.answer_saved(user_id))
-    if capture.follow_up is not None:
-        assert til.id is not None
-        confirm_capture(til.id, session=session, client=client)  # we are after the ack already
-        outbox.done(capture.follow_up, session=session)
+    if capture.follow_up is not None:  # we are after the ack already
+        confirm_capture(**capture.follow_up.args, session=session, client=client)
+        outbox.done(capture.follow_up.id, session=session)
     return til
 
 

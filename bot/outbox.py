@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -49,33 +50,66 @@ _WHAT_TO_DO = {
 Task = Callable[..., object]
 
 
-def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> int:
-    """Add a follow-up to the caller's transaction (the caller commits); returns its id."""
+@dataclass(frozen=True)
+class Promised:
+    """A stored follow-up as its own process runs it right after the ack, without reading the
+    row back."""
+
+    id: int
+    team_id: str
+    task: str
+    args: dict[str, Any]
+    attempts: int = 0
+
+
+def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> Promised:
+    """Add a follow-up to the caller's transaction (the caller commits)."""
     if task not in _tasks():
         raise KeyError(f"unknown follow-up task {task!r}")
-    return store.add_follow_up(team_id, task, args, utcnow() + LEASE, session=session)
+    follow_up_id = store.add_follow_up(team_id, task, args, utcnow() + LEASE, session=session)
+    return Promised(follow_up_id, team_id, task, args)
 
 
-def promise(team_id: str, task: str, *, session: Session, **args: Any) -> int:
+def promise(team_id: str, task: str, *, session: Session, **args: Any) -> Promised:
     """A follow-up on its own (a button click), stored before the request is acknowledged."""
-    follow_up_id = enqueue(team_id, task, session=session, **args)
+    promised = enqueue(team_id, task, session=session, **args)
     session.commit()
-    return follow_up_id
+    return promised
 
 
 def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Settings) -> bool:
-    """Run one follow-up and delete it. A Slack outage or any other failure counts the attempt,
-    schedules the next one and is re-raised (so it is logged); a refusal from Slack (not in
-    the channel, token revoked…) would be refused again, so it is logged and dropped. False
-    when it was already done, or deferred because its channel is busy."""
+    """Run a stored follow-up (a replay) and delete it; False when it was already done, or
+    deferred because its channel is busy."""
     row = store.get_follow_up(follow_up_id, session=session)
     if row is None:
         return False
-    task, args, attempts, team_id = row.task, json.loads(row.args), row.attempts, row.team_id
+    promised = Promised(follow_up_id, row.team_id, row.task, json.loads(row.args), row.attempts)
     session.commit()  # hold no transaction (nor SQLite's write lock) while Slack answers
+    return run_promised(promised, session=session, client=client, settings=settings)
+
+
+def run_promised(
+    promised: Promised,
+    *,
+    session: Session,
+    client: WebClient,
+    settings: Settings,
+    finish: Callable[[int], object] | None = None,
+) -> bool:
+    """Run one follow-up and delete it (`finish` deletes it, or it is deleted at once). A Slack
+    outage or any other failure counts the attempt, schedules the next one and is re-raised (so
+    it is logged); a refusal from Slack (not in the channel, token revoked…) would be refused
+    again, so it is logged and dropped. False when deferred because its channel is busy."""
+    follow_up_id, task = promised.id, promised.task
     waiting = longest_wait.set(LONGEST_CHANNEL_WAIT)
     try:
-        _tasks()[task](team_id=team_id, session=session, client=client, settings=settings, **args)
+        _tasks()[task](
+            team_id=promised.team_id,
+            session=session,
+            client=client,
+            settings=settings,
+            **promised.args,
+        )
     except ChannelBusy as busy:
         session.rollback()
         # Not a failure: the channel's turn comes later, and so does this follow-up.
@@ -85,7 +119,7 @@ def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Set
     except SlackApiError as error:
         session.rollback()
         if is_transient(error):
-            _postpone(follow_up_id, task, attempts, error, session=session)
+            _postpone(follow_up_id, task, promised.attempts, error, session=session)
             raise
         # Asking again gets the same answer: say what Slack refused, and let it go.
         reason = str(error.response.get("error"))
@@ -98,18 +132,28 @@ def run(follow_up_id: int, *, session: Session, client: WebClient, settings: Set
         )
     except Exception as error:
         session.rollback()
-        _postpone(follow_up_id, task, attempts, error, session=session)
+        _postpone(follow_up_id, task, promised.attempts, error, session=session)
         raise
     finally:
         longest_wait.reset(waiting)
-    done(follow_up_id, session=session)
+    if finish is None:
+        done(follow_up_id, session=session)
+    else:
+        finish(follow_up_id)
     return True
 
 
 def done(follow_up_id: int, *, session: Session) -> None:
     """A follow-up its caller did itself."""
-    store.finish(follow_up_id, session=session)
+    finish_all([follow_up_id], session=session)
+
+
+def finish_all(batch: list[int], *, session: Session) -> list[None]:
+    """Delete done follow-ups in one statement (a Batcher's service). Should the process die
+    first, the sweep replays them, and tasks find their work already done."""
+    store.finish(batch, session=session)
     session.commit()
+    return [None] * len(batch)
 
 
 def replay_due(

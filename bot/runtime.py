@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot import outbox
+from bot.batching import Batcher
 from bot.leader import LeaderLease
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -53,6 +54,7 @@ class Runtime:
         self._follow_ups = ThreadPoolExecutor(
             max_workers=settings.worker_threads, thread_name_prefix="learnloop-follow-up"
         )
+        self._batchers: dict[Callable[..., Any], Batcher[Any, Any]] = {}
         self._clients: dict[str, WebClient] = {}
         self._clients_lock = threading.Lock()
         self._before_close: list[Callable[[], object]] = []
@@ -100,6 +102,22 @@ class Runtime:
         """Run a service on a worker thread and wait for it (the request waits: persist first)."""
         return await self.run(partial(self.call_sync, service, token=token, **kwargs))
 
+    async def call_batched(self, service: Callable[..., list[T]], item: Any) -> T:
+        """Run a batch service (`service(batch=[...], session=...)`, one transaction) on this
+        item together with the items other requests submitted meanwhile (bot.batching)."""
+        return await asyncio.wrap_future(self._batcher(service).submit(item))
+
+    def _batcher(self, service: Callable[..., list[T]]) -> Batcher[Any, T]:
+        with self._clients_lock:
+            if service not in self._batchers:
+                self._batchers[service] = Batcher(
+                    partial(self._write_batch, service), name=f"learnloop-{service.__name__}"
+                )
+            return self._batchers[service]
+
+    def _write_batch(self, service: Callable[..., list[T]], batch: list[Any]) -> list[T]:
+        return self.call_sync(service, batch=batch)
+
     async def run(self, work: Callable[..., T], /, *args: Any) -> T:
         """Blocking work without a session (Bolt's OAuth stores) on a request worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self._requests, work, *args)
@@ -111,24 +129,25 @@ class Runtime:
         future = self._follow_ups.submit(self.call_sync, service, token=token, **kwargs)
         future.add_done_callback(_log_failure)
 
-    def kick(self, follow_up_id: int | None, *, token: str | None) -> None:
+    def kick(self, promised: outbox.Promised | None, *, token: str | None) -> None:
         """Run a stored follow-up now, after the ack, on its own pool; if this fails or the
         process dies, the sweep replays it (bot.outbox)."""
-        if follow_up_id is None:
+        if promised is None:
             return
         future = self._follow_ups.submit(
             self.call_sync,
-            outbox.run,
+            outbox.run_promised,
             token=token,
-            follow_up_id=follow_up_id,
+            promised=promised,
             settings=self.settings,
+            finish=self._batcher(outbox.finish_all).submit,
         )
         future.add_done_callback(_log_failure)
 
     async def promise(self, task: str, /, *, team_id: str, token: str | None, **args: Any) -> None:
         """Store a follow-up before the ack, then run it after (a click, a reaction)."""
-        follow_up_id = await self.call(outbox.promise, team_id=team_id, task=task, **args)
-        self.kick(follow_up_id, token=token)
+        promised = await self.call(outbox.promise, team_id=team_id, task=task, **args)
+        self.kick(promised, token=token)
 
     def before_close(self, stop: Callable[[], object]) -> None:
         """Stop something that uses this runtime (the scheduler) before the runtime closes."""
@@ -142,6 +161,8 @@ class Runtime:
             stop()
         self._requests.shutdown(wait=True)
         self._follow_ups.shutdown(wait=True, cancel_futures=True)
+        for batcher in self._batchers.values():
+            batcher.close()
         self.engine.dispose()
 
 

@@ -4,12 +4,17 @@ to the Web API."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import logging
 import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -117,8 +122,83 @@ _PACED_METHODS = frozenset({"chat.postMessage", "files.completeUploadExternal"})
 longest_wait: ContextVar[float | None] = ContextVar("longest_wait", default=None)
 
 
+class KeptConnections:
+    """One persistent HTTP connection per thread and host, for the Web API.
+
+    slack_sdk's WebClient opens a connection (and builds a urllib opener) for every call; a
+    TIL's confirmation is one call, so connecting cost more than the rest of the capture.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def send(self, url: str, request: Request, *, timeout: int, context: Any) -> dict[str, Any]:
+        """What urllib's urlopen would give WebClient: the answer as a dict, HTTPError for
+        non-2xx answers, URLError when no connection could be made."""
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "pool", {}
+        )
+        key = (parts.scheme, parts.netloc)
+        while True:
+            reused = key in pool
+            connection = pool.pop(key, None) or _connect(
+                parts.scheme, parts.netloc, timeout, context
+            )
+            try:
+                connection.request(
+                    request.get_method(), target, request.data, dict(request.header_items())
+                )
+                response = connection.getresponse()
+                body = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                connection.close()
+                if reused:
+                    continue  # the server closed an idle connection: once more on a new one
+                raise
+            except (TimeoutError, http.client.HTTPException):
+                connection.close()
+                raise
+            except OSError as error:
+                connection.close()
+                raise URLError(error) from error
+            if not response.will_close:
+                pool[key] = connection
+            if not 200 <= response.status < 300:
+                raise HTTPError(
+                    url, response.status, response.reason, response.msg, io.BytesIO(body)
+                )
+            if response.msg.get_content_type() == "application/gzip":
+                return {"status": response.status, "headers": response.msg, "body": body}
+            charset = response.msg.get_content_charset() or "utf-8"
+            return {
+                "status": response.status,
+                "headers": response.msg,
+                "body": body.decode(charset),
+            }
+
+
+def _connect(scheme: str, netloc: str, timeout: int, context: Any) -> http.client.HTTPConnection:
+    if scheme == "https":
+        return http.client.HTTPSConnection(netloc, timeout=timeout, context=context)
+    if scheme == "http":
+        return http.client.HTTPConnection(netloc, timeout=timeout)
+    raise URLError(f"not a Web API URL scheme: {scheme}")
+
+
+# Process-wide, like the pacer: every client of a thread shares its connections.
+KEPT_CONNECTIONS = KeptConnections()
+
+
 class PacedWebClient(WebClient):
-    """A WebClient whose posts wait their turn for the channel (see ChannelPacer)."""
+    """A WebClient whose posts wait their turn for the channel (see ChannelPacer), over
+    connections kept open between calls (see KeptConnections)."""
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None:
+            return super()._perform_urllib_http_request_internal(url, req)
+        return KEPT_CONNECTIONS.send(url, req, timeout=self.timeout, context=self.ssl)
 
     def api_call(self, api_method: str, **kwargs: Any) -> Any:
         if api_method in _PACED_METHODS:
@@ -128,6 +208,37 @@ class PacedWebClient(WebClient):
             if channel:
                 PACER.wait(str(channel), longest_wait.get())
         return super().api_call(api_method, **kwargs)
+
+
+# Each token's workspace address (auth.test's "url"), asked once per process.
+_WORKSPACE_URLS: dict[tuple[str, str | None], str] = {}
+
+
+def workspace_url(client: WebClient) -> str:
+    """The workspace's https://<name>.slack.com/ address."""
+    key = (client.base_url, client.token)
+    if key not in _WORKSPACE_URLS:
+        _WORKSPACE_URLS[key] = str(client.auth_test()["url"])
+    return _WORKSPACE_URLS[key]
+
+
+async def workspace_url_async(client: AsyncWebClient) -> str:
+    """workspace_url for listeners, with Bolt's client (the same cache)."""
+    key = (client.base_url, client.token)
+    if key not in _WORKSPACE_URLS:
+        _WORKSPACE_URLS[key] = str((await client.auth_test())["url"])
+    return _WORKSPACE_URLS[key]
+
+
+def message_permalink(
+    workspace: str, channel_id: str, message_ts: str, thread_ts: str | None = None
+) -> str:
+    """A message's link, built the way Slack builds it (chat.getPermalink answers the same),
+    so keeping a TIL costs no Web API call for its link."""
+    link = f"{workspace.rstrip('/')}/archives/{channel_id}/p{message_ts.replace('.', '')}"
+    if thread_ts and thread_ts != message_ts:
+        link += f"?thread_ts={thread_ts}&cid={channel_id}"
+    return link
 
 
 def create_web_client(

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot import blocks, outbox
 from bot.replies import tell_privately
-from bot.slack_client import is_transient
+from bot.slack_client import is_transient, message_permalink, workspace_url
 from bot.text import extract_tags, is_til_text
 from storage import til as til_store
 from storage.models import Til, TilSource
@@ -73,8 +73,8 @@ class CaptureOutcome(StrEnum):
 class Capture:
     outcome: CaptureOutcome
     til: Til | None = None
-    # The stored confirmation (:books: and permalink) to run after the ack.
-    follow_up: int | None = None
+    # The stored confirmation (:books:) to run after the ack.
+    follow_up: outbox.Promised | None = None
 
 
 def capture_message(
@@ -83,8 +83,28 @@ def capture_message(
     session: Session,
     source: TilSource,
     captured_by: str,
+    workspace: str | None,
 ) -> Capture:
-    """Store a message as a TIL unless it is a bot's, empty, or already stored."""
+    """Store a message as a TIL unless it is a bot's, empty, or already stored.
+
+    `workspace` is the workspace's URL (auth.test's, as Bolt's authorization holds it): the
+    permalink is stored with the TIL; without it, the confirmation asks Slack for it."""
+    capture = _keep(
+        message, source=source, captured_by=captured_by, workspace=workspace, session=session
+    )
+    session.commit()
+    return capture
+
+
+def _keep(
+    message: SlackMessage,
+    *,
+    source: TilSource,
+    captured_by: str,
+    workspace: str | None,
+    session: Session,
+) -> Capture:
+    """capture_message in the caller's transaction."""
     if message.from_bot:
         return Capture(CaptureOutcome.BOT_MESSAGE)
     if not message.text.strip():
@@ -101,15 +121,27 @@ def capture_message(
             source=source,
             text=message.text[:MAX_TEXT_LENGTH],
             tags=extract_tags(message.text),
+            permalink=(
+                message_permalink(workspace, message.channel_id, message.ts, message.thread_ts)
+                if workspace
+                else None
+            ),
         ),
         session=session,
     )
     if til is None:
-        session.commit()
         return Capture(CaptureOutcome.ALREADY_SAVED)
     assert til.id is not None
-    follow_up = outbox.enqueue(til.team_id, "til.confirm", session=session, til_id=til.id)
-    session.commit()
+    follow_up = outbox.enqueue(
+        til.team_id,
+        "til.confirm",
+        session=session,
+        til_id=til.id,
+        channel_id=message.channel_id,
+        message_ts=message.ts,
+        thread_ts=message.thread_ts,
+        linked=workspace is not None,
+    )
     logger.info("captured TIL %s from %s in %s/%s", til.id, source, til.team_id, til.channel_id)
     return Capture(CaptureOutcome.SAVED, til, follow_up)
 
@@ -119,13 +151,40 @@ def announces_til(message: SlackMessage) -> bool:
     return not message.from_bot and is_til_text(message.text)
 
 
-def capture_keyword_message(message: SlackMessage, *, session: Session) -> Capture | None:
+def capture_keyword_messages(
+    batch: list[tuple[SlackMessage, str | None]], *, session: Session
+) -> list[Capture | None]:
+    """capture_keyword_message for many (message, workspace URL) pairs in one transaction: the
+    hot path of ingestion, fed by a Batcher (see bot.batching)."""
+    captures = [
+        _keep(
+            message,
+            source=TilSource.KEYWORD,
+            captured_by=message.user_id,
+            workspace=workspace,
+            session=session,
+        )
+        if announces_til(message) and message.user_id is not None
+        else None
+        for message, workspace in batch
+    ]
+    session.commit()
+    return captures
+
+
+def capture_keyword_message(
+    message: SlackMessage, *, workspace: str | None, session: Session
+) -> Capture | None:
     """A channel message that starts with "TIL" is kept; None for any other message."""
     if not announces_til(message):
         return None
     assert message.user_id is not None
     return capture_message(
-        message, session=session, source=TilSource.KEYWORD, captured_by=message.user_id
+        message,
+        session=session,
+        source=TilSource.KEYWORD,
+        captured_by=message.user_id,
+        workspace=workspace,
     )
 
 
@@ -147,7 +206,11 @@ def capture_reacted_message(
         return Capture(CaptureOutcome.NOT_FOUND)
     message = SlackMessage.from_payload(team_id, channel_id, payload)
     return capture_message(
-        message, session=session, source=TilSource.REACTION, captured_by=reactor_id
+        message,
+        session=session,
+        source=TilSource.REACTION,
+        captured_by=reactor_id,
+        workspace=workspace_url(client),
     )
 
 
@@ -196,24 +259,33 @@ def _with_ts(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
     return next((dict(message) for message in messages if message.get("ts") == ts), None)
 
 
-def confirm_capture(til_id: int, *, session: Session, client: WebClient) -> None:
-    """After the ack (a follow-up, safe to run twice): mark the message with :books: and
-    remember its permalink. Nothing to do when the TIL was deleted meanwhile."""
-    til = til_store.get_til(til_id, session=session)
-    session.commit()  # hold no transaction (nor SQLite's write lock) while Slack answers
-    if til is None or til.message_ts is None:
-        return
+def confirm_capture(
+    til_id: int,
+    channel_id: str,
+    message_ts: str,
+    thread_ts: str | None,
+    linked: bool,
+    *,
+    session: Session,
+    client: WebClient,
+) -> None:
+    """After the ack (a follow-up, safe to run twice): mark the message with :books:, and store
+    the TIL's permalink if the capture could not build it (a TIL deleted meanwhile is left
+    alone: the update finds no row)."""
     try:
-        client.reactions_add(channel=til.channel_id, timestamp=til.message_ts, name=CONFIRM_EMOJI)
+        client.reactions_add(channel=channel_id, timestamp=message_ts, name=CONFIRM_EMOJI)
     except SlackApiError as error:
         if error.response.get("error") != "already_reacted":
             raise
-    permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=til.message_ts)
-    til_store.set_til_message(til_id, til.message_ts, str(permalink["permalink"]), session=session)
-    session.commit()
+    if not linked:
+        link = message_permalink(workspace_url(client), channel_id, message_ts, thread_ts)
+        til_store.set_til_message(til_id, message_ts, link, session=session)
+        session.commit()
 
 
-def sync_edited_message(message: SlackMessage, *, session: Session) -> Capture | None:
+def sync_edited_message(
+    message: SlackMessage, *, workspace: str | None, session: Session
+) -> Capture | None:
     """Keep a stored TIL in step with its edited message; an edit that adds "TIL" captures it.
 
     Returns the capture when the edit made a new TIL, None otherwise.
@@ -224,7 +296,7 @@ def sync_edited_message(message: SlackMessage, *, session: Session) -> Capture |
         message.team_id, message.channel_id, message.ts, session=session
     )
     if til is None:
-        return capture_keyword_message(message, session=session)
+        return capture_keyword_message(message, workspace=workspace, session=session)
     text = message.text[:MAX_TEXT_LENGTH]
     if til.text != text:
         til_store.update_til_text(til, text, extract_tags(text), session=session)
@@ -246,7 +318,7 @@ def forget_deleted_message(
 
 def save_command_til(
     team_id: str, channel_id: str, user_id: str, text: str, response_url: str, *, session: Session
-) -> int:
+) -> outbox.Promised:
     """`/til <text>`: store it now, with the follow-up that shares it in the channel after the
     ack; returns that follow-up."""
     text = text[:MAX_TEXT_LENGTH]
@@ -294,7 +366,7 @@ def share_command_til(
             unfurl_links=False,
         )
         message_ts = str(posted["ts"])
-        permalink = client.chat_getPermalink(channel=til.channel_id, message_ts=message_ts)
+        permalink = message_permalink(workspace_url(client), til.channel_id, message_ts)
     except SlackApiError as error:
         if is_transient(error):
             raise
@@ -302,7 +374,7 @@ def share_command_til(
         logger.warning("TIL %s stored but not shared in %s: %s", til.id, til.channel_id, reason)
         tell_privately(response_url, blocks.saved_not_posted(tags, reason))
         return
-    til_store.set_til_message(til_id, message_ts, str(permalink["permalink"]), session=session)
+    til_store.set_til_message(til_id, message_ts, permalink, session=session)
     session.commit()
 
 

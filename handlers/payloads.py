@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+
+from bot.slack_client import workspace_url_async
 from bot.til import SlackMessage
 
 # Slack ids (T…, C…, U…, D…) and message timestamps ("1700000000.000100"), within the columns
@@ -59,6 +63,18 @@ def actor_id(body: dict[str, Any]) -> str | None:
 def channel_of(body: dict[str, Any]) -> str | None:
     channel = body.get("channel")
     return slack_id(channel.get("id")) if isinstance(channel, dict) else None
+
+
+async def workspace_of(context: AsyncBoltContext) -> str | None:
+    """The workspace's URL: from Bolt's authorization when it has it (OAuth installations),
+    otherwise from auth.test, once per token and process; None when Slack cannot say now."""
+    authorized = context.authorize_result
+    if authorized is not None and authorized.url:
+        return authorized.url
+    try:
+        return await workspace_url_async(context.client)
+    except SlackApiError:
+        return None  # the TIL's confirmation asks again for its link
 
 
 def response_url_of(body: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ from handlers.payloads import (
     response_url_of,
     slack_id,
     slack_ts,
+    workspace_of,
 )
 from storage.models import TilSource
 
@@ -45,11 +46,15 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     if subtype is None:
         message = message_from(team_id, channel_id, event)
         if message is not None and til.announces_til(message):
-            capture = await runtime.call(til.capture_keyword_message, message=message)
+            capture = await runtime.call_batched(
+                til.capture_keyword_messages, (message, await workspace_of(context))
+            )
     elif subtype == "message_changed":
         message = message_from(team_id, channel_id, event.get("message"))
         if message is not None:
-            capture = await runtime.call(til.sync_edited_message, message=message)
+            capture = await runtime.call(
+                til.sync_edited_message, message=message, workspace=await workspace_of(context)
+            )
     elif subtype == "message_deleted" and (deleted_ts := slack_ts(event.get("deleted_ts"))):
         await runtime.call(
             til.forget_deleted_message,
@@ -138,7 +143,11 @@ async def handle_save_til_shortcut(
         await ack()  # nothing readable to keep; Slack never retries a shortcut
         return
     capture = await runtime.call(
-        til.capture_message, message=message, source=TilSource.SHORTCUT, captured_by=captured_by
+        til.capture_message,
+        message=message,
+        source=TilSource.SHORTCUT,
+        captured_by=captured_by,
+        workspace=await workspace_of(context),
     )
     await ack()
     _confirm_after_ack(context, capture)

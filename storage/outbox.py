@@ -15,25 +15,26 @@ from storage.types import utcnow
 from storage.workspaces import served
 
 follow_up = FollowUp.__table__  # type: ignore[attr-defined]
+_INSERT = sa.insert(follow_up).returning(follow_up.c.id)
 
 
 def add_follow_up(
     team_id: str, task: str, args: dict[str, Any], claimed_until: datetime, *, session: Session
 ) -> int:
-    """One INSERT returning the id, no ORM object: it sits on the TIL capture's hot path."""
+    """One prebuilt INSERT returning the id on the session's connection, no ORM: it sits on the
+    TIL capture's hot path."""
     now = utcnow()
-    inserted = session.execute(
-        sa.insert(follow_up)
-        .values(
-            team_id=team_id,
-            task=task,
-            args=json.dumps(args),
-            attempts=0,
-            run_after=now,
-            claimed_until=claimed_until,
-            created_at=now,
-        )
-        .returning(follow_up.c.id)
+    inserted = session.connection().execute(
+        _INSERT,
+        {
+            "team_id": team_id,
+            "task": task,
+            "args": json.dumps(args),
+            "attempts": 0,
+            "run_after": now,
+            "claimed_until": claimed_until,
+            "created_at": now,
+        },
     )
     return int(inserted.scalar_one())
 
@@ -72,8 +73,8 @@ def get_follow_up(follow_up_id: int, *, session: Session) -> FollowUp | None:
     return session.get(FollowUp, follow_up_id)
 
 
-def finish(follow_up_id: int, *, session: Session) -> None:
-    session.execute(sa.delete(follow_up).where(follow_up.c.id == follow_up_id))
+def finish(follow_up_ids: list[int], *, session: Session) -> None:
+    session.execute(sa.delete(follow_up).where(follow_up.c.id.in_(follow_up_ids)))
 
 
 def postpone(follow_up_id: int, run_after: datetime, error: str, *, session: Session) -> None:

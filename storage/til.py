@@ -63,9 +63,8 @@ def add_til(new: NewTil, *, session: Session) -> Til | None:
         "created_at": now,
         "updated_at": now,
     }
-    til_id = session.execute(
-        _INSERT_TIL[session.get_bind().dialect.name], values
-    ).scalar_one_or_none()
+    connection = session.connection()
+    til_id = connection.execute(_INSERT_TIL[connection.dialect.name], values).scalar_one_or_none()
     if til_id is None:
         return None
     _add_tags(new.team_id, til_id, new.tags, session=session)
@@ -163,7 +162,7 @@ def iter_tils(
 def _add_tags(team_id: str, til_id: int, tags: Iterable[str], *, session: Session) -> None:
     rows = [{"team_id": team_id, "til_id": til_id, "tag": tag} for tag in dict.fromkeys(tags)]
     if rows:
-        session.execute(_INSERT_TAG, rows)
+        session.connection().execute(_INSERT_TAG, rows)
 
 
 def record_reaction(

@@ -18,6 +18,7 @@ class TcpProxy:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._open = True
+        self.connections = 0  # accepted so far
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -32,6 +33,7 @@ class TcpProxy:
                     continue
                 upstream = socket.create_connection(self._target)
                 self._sockets += [client, upstream]
+                self.connections += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 

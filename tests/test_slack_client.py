@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.emulator import Channel, SlackEmulator
-from bot.slack_client import create_web_client
+from bot.emulator import GENERAL, Channel, SlackEmulator
+from bot.slack_client import create_web_client, message_permalink, workspace_url
+from tests.tcp_proxy import TcpProxy
 
 
 def test_posts_to_one_channel_are_paced_and_other_channels_are_not_held_up(
@@ -33,3 +34,27 @@ def test_posts_to_one_channel_are_paced_and_other_channels_are_not_held_up(
     assert all(1.9 <= spent < 3.5 for spent in each), each
     assert together < 3.5, "the two channels were paced side by side, not one after the other"
     assert all(len(emulator.messages(channel)) == 5 for channel in channels)
+
+
+def test_calls_reuse_one_connection_and_survive_slack_closing_it(emulator: SlackEmulator) -> None:
+    with TcpProxy("127.0.0.1", emulator.port) as proxy:
+        client = create_web_client(emulator.bot_token, f"http://127.0.0.1:{proxy.port}/api/")
+        for _ in range(5):
+            assert client.auth_test()["ok"]
+        assert proxy.connections == 1, "kept open between calls"
+        proxy.cut()  # Slack's side closes the idle connection
+        proxy.restore()
+        assert client.auth_test()["ok"], "sent again on a new connection; the caller never knows"
+        assert proxy.connections == 2
+    assert len(emulator.calls_to("auth.test")) == 6
+
+
+def test_permalinks_are_built_as_slack_builds_them(emulator: SlackEmulator) -> None:
+    client = create_web_client(emulator.bot_token, emulator.api_url)
+    parent = client.chat_postMessage(channel=GENERAL, text="a question")["ts"]
+    reply = client.chat_postMessage(channel=GENERAL, text="an answer", thread_ts=parent)["ts"]
+    workspace = workspace_url(client)
+    for ts, thread_ts in ((parent, None), (reply, parent)):
+        expected = client.chat_getPermalink(channel=GENERAL, message_ts=ts)["permalink"]
+        assert message_permalink(workspace, GENERAL, ts, thread_ts) == expected
+    assert len(emulator.calls_to("auth.test")) == 1, "the workspace's URL is asked for once"

@@ -3,6 +3,9 @@ a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_sdk import WebClient
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
@@ -42,8 +45,31 @@ def test_til_message_is_stored_and_confirmed_with_books(
     assert til.text == text and til.source == TilSource.KEYWORD and til.captured_by == ALICE
     assert tags_of(engine, til.id) == ["git", "tooling"]
     wait_until_confirmed(emulator, ts)
-    permalink = eventually(lambda: stored_tils(engine)[0].permalink, what="the permalink")
-    assert permalink.startswith("https://") and ts.replace(".", "") in permalink
+    assert til.permalink == emulator_permalink(emulator, ENGINEERING, ts)
+
+
+def emulator_permalink(emulator: SlackEmulator, channel: str, ts: str) -> str:
+    """What chat.getPermalink answers for the message."""
+    client = WebClient(token=emulator.bot_token, base_url=emulator.api_url)
+    return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+
+
+def test_tils_arriving_together_are_each_stored_and_confirmed_once(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    texts = [f"TIL burst number {number} #load" for number in range(24)]
+    with ThreadPoolExecutor(12) as senders:
+        posted = list(senders.map(lambda text: emulator.post_message(BOB, GENERAL, text), texts))
+    assert all(delivery is not None and delivery.status == 200 for _, delivery in posted)
+    tils = stored_tils(engine)  # every one stored before its ack
+    assert sorted(til.text for til in tils) == sorted(texts)
+    for ts, _ in posted:
+        wait_until_confirmed(emulator, ts)
+    assert len(emulator.calls_to("reactions.add")) == len(texts), "each confirmed once"
+    assert not emulator.calls_to("chat.getPermalink"), "links cost no Web API call"
+    assert {til.permalink for til in tils} == {
+        emulator_permalink(emulator, GENERAL, ts) for ts, _ in posted
+    }
 
 
 def test_every_til_spelling_is_captured(

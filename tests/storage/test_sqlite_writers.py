@@ -42,6 +42,7 @@ def test_five_writers_and_the_scheduler_never_see_database_is_locked(
                     message=message,
                     source=TilSource.KEYWORD,
                     captured_by=ALICE,
+                    workspace=None,
                 )
                 stored[number] += 1
             except OperationalError as error:

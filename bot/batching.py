@@ -1,0 +1,79 @@
+"""Group commit: many small writes that arrive together are stored in one transaction.
+
+Each transaction has a fixed cost on top of its rows (on SQLite: the COMMIT's WAL frames and
+one FTS5 segment per transaction; on PostgreSQL: a round trip and a WAL flush), and under load
+that cost, not the rows, decided how many TILs a process could take in. One thread runs the
+writes: whatever queued while it committed the last batch becomes the next batch, so a quiet
+workspace waits for nobody and a busy one pays one commit for many messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+MAX_BATCH = 64
+
+
+class Batcher(Generic[Item, Result]):
+    """Runs `write` on batches of submitted items on one thread; each caller's future gets its
+    own item's result, or the batch's exception (the whole batch was rolled back)."""
+
+    def __init__(
+        self,
+        write: Callable[[list[Item]], Sequence[Result]],
+        *,
+        name: str,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._write = write
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Item, Future[Result]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, item: Item) -> Future[Result]:
+        future: Future[Result] = Future()
+        self._queue.put((item, future))
+        return future
+
+    def close(self) -> None:
+        """Write what was submitted, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    stopping = True
+                    break
+                batch.append(following)
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+        try:
+            results = self._write([item for item, _ in batch])
+        except BaseException as error:  # every caller hears of it; the thread keeps serving
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
