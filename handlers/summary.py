@@ -1,4 +1,4 @@
-"""/summary for community managers, and the App Home tab for everyone."""
+"""/summary and /summary health for community managers, and the App Home tab for everyone."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot import blocks, summary
+from bot import blocks, health, summary
 from bot.dates import WEEKDAYS, wall_clock
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
@@ -94,7 +94,10 @@ async def _summary(
         except ValueError as problem:
             raise summary.SummaryRequestError(str(problem)) from None
         return blocks.notice("summary_timezone_set", timezone=zone_name)
-    request = summary.parse_request(command_text(command), command["channel_id"])
+    wants_health = action == "health"
+    request = summary.parse_request(
+        " ".join(words[1:]) if wants_health else command_text(command), command["channel_id"]
+    )
     week, zone_name = await runtime.call(
         summary.prepare_summary,
         **who,
@@ -104,7 +107,7 @@ async def _summary(
         default_zone=settings.timezone,
     )
     runtime.spawn(
-        summary.send_summary,
+        health.send_health if wants_health else summary.send_summary,
         token=context.bot_token,
         team_id=team_id,
         request=request,
@@ -113,7 +116,7 @@ async def _summary(
         shown_in=command["channel_id"],
         response_url=command["response_url"],
     )
-    return blocks.notice("summary_working", week=week.label)
+    return blocks.notice("health_working" if wants_health else "summary_working", week=week.label)
 
 
 def _described(subscription: SummarySubscription, zone_name: str) -> dict[str, str]:
