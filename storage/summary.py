@@ -487,9 +487,11 @@ def contribution_inequality(
     One query ranks and groups everyone in the database."""
     window = Window(team_id, channel_id, boundaries[0], boundaries[-1])
     made = sa.union_all(*_contribution_rows(window, timed=True)).subquery()
-    week = sa.case(
-        *((made.c.at < boundary, number) for number, boundary in enumerate(boundaries[1:-1])),
-        else_=len(boundaries) - 2,
+    inner = boundaries[1:-1]
+    week = (
+        sa.case(*((made.c.at < b, n) for n, b in enumerate(inner)), else_=len(inner))
+        if inner
+        else sa.literal(0)
     )
     dated = sa.select(made.c.user_id, week.label("week")).subquery()
     per_person = (
