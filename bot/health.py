@@ -17,14 +17,11 @@ from typing import Any, Protocol, TypeVar
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot import blocks
 from bot.dates import zone
 from bot.summary import (
-    SummaryRequest,
     Week,
     hiding,
     inequality_dict,
-    show_privately,
     trend,
 )
 from storage import summary as store
@@ -145,30 +142,3 @@ def assess(
     )
     session.commit()  # what Slack said about channels' privacy
     return health
-
-
-def send_health(
-    team_id: str,
-    request: SummaryRequest,
-    week: Week,
-    zone_name: str,
-    shown_in: str,
-    response_url: str,
-    *,
-    session: Session,
-    client: WebClient,
-) -> Health:
-    """Compute the health figures after the ack and show them to the requester only."""
-    return show_privately(
-        response_url,
-        lambda: assess(
-            team_id,
-            request.channel_id,
-            week,
-            zone_name,
-            session=session,
-            client=client,
-            shown_in=shown_in,
-        ),
-        blocks.health,
-    )

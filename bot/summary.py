@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -43,6 +43,9 @@ from storage.summary import (
     Window,
 )
 from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.health import Health
 
 logger = logging.getLogger(__name__)
 
@@ -495,12 +498,15 @@ def send_summary(
     *,
     session: Session,
     client: WebClient,
-) -> Summary:
-    """Compute the summary after the ack and show it to the requester only, with a pointer to
-    the community health figures."""
-    return show_privately(
-        response_url,
-        lambda: summarise(
+    health: bool = False,
+) -> Summary | Health:
+    """Compute the summary (with a pointer to community health), or with `health` the
+    community health, after the ack and show it to the requester only; if the database or
+    Slack fails meanwhile, say so to the requester (and log it) rather than go quiet."""
+    from bot.health import Health, assess  # bot.health builds on this module
+
+    try:
+        figures = (assess if health else summarise)(
             team_id,
             request.channel_id,
             week,
@@ -508,25 +514,16 @@ def send_summary(
             session=session,
             client=client,
             shown_in=shown_in,
-        ),
-        lambda figures: [*blocks.summary(figures), *blocks.note("summary_health_hint")],
-    )
-
-
-F = TypeVar("F")
-
-
-def show_privately(
-    response_url: str, compute: Callable[[], F], render: Callable[[F], list[blocks.Block]]
-) -> F:
-    """Compute figures after the ack and show them to the requester only; if the database or
-    Slack fails meanwhile, say so to the requester (and log it) rather than go quiet."""
-    try:
-        figures = compute()
+        )
     except (SQLAlchemyError, SlackClientError):
         tell_privately(response_url, blocks.notice("summary_failed"))
         raise
-    tell_privately(response_url, render(figures))
+    if isinstance(figures, Health):
+        tell_privately(response_url, blocks.health(figures))
+    else:
+        tell_privately(
+            response_url, [*blocks.summary(figures), *blocks.note("summary_health_hint")]
+        )
     return figures
 
 

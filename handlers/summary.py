@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot import blocks, health, summary
+from bot import blocks, summary
 from bot.dates import WEEKDAYS, wall_clock
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
@@ -107,7 +107,7 @@ async def _summary(
         default_zone=settings.timezone,
     )
     runtime.spawn(
-        health.send_health if wants_health else summary.send_summary,
+        summary.send_summary,
         token=context.bot_token,
         team_id=team_id,
         request=request,
@@ -115,6 +115,7 @@ async def _summary(
         zone_name=zone_name,
         shown_in=command["channel_id"],
         response_url=command["response_url"],
+        health=wants_health,
     )
     return blocks.notice("health_working" if wants_health else "summary_working", week=week.label)
 
