@@ -86,6 +86,8 @@ def sections(health: Health, style: Style) -> list[Section]:
     newcomers = [
         render("health_newcomers_none")
         if ramp.joined == 0
+        else render("health_newcomers_waiting", joined=plural(ramp.joined, "newcomer"))
+        if ramp.ramped == 0
         else render(
             "health_newcomers",
             joined=plural(ramp.joined, "newcomer"),

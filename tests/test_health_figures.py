@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot import health_report
 from bot.emulator import GENERAL, LEADS, SlackEmulator
 from bot.health import Health, assess
 from bot.slack_client import create_web_client
@@ -157,3 +158,15 @@ def test_newcomers_ramp_from_their_first_join_to_their_first_til_or_answer(
     # In #general: N1, N2, N3 and N5 joined it; only N2 contributed there.
     general = health_of(engine, emulator, GENERAL).newcomers
     assert (general.joined, general.ramped, general.median_seconds) == (4, 1, 6 * 3600.0)
+
+
+def test_health_reads_as_markdown_with_empty_parts_said_plainly(
+    engine: Engine, emulator: SlackEmulator
+) -> None:
+    seed_participation(engine, emulator.team_id)
+    text = health_report.markdown(health_of(engine, emulator))
+    assert text.startswith("# Community health of the whole workspace, the 8 weeks to 2026-W47")
+    assert "- 2026-W44: 5.8% / 15.1% / 79.1% (2 / 13 / 135 people)" in text
+    assert "- 2026-W47: no contributions" in text
+    assert "- Asked about, no expert: Nothing yet" in text
+    assert "- Nobody joined in these 8 weeks" in text
