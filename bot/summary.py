@@ -539,12 +539,12 @@ def publish_home(
 ) -> None:
     """Everyone's own week on the App Home; managers also get the team's figures and its
     community health (nothing private quoted or named)."""
+    from bot.health import assess  # bot.health builds on this module
+
     zone_name = workspace_zone(team_id, default_zone, session=session)
     week = Week.containing(now.astimezone(zone(zone_name)).date())
     window = Window(team_id, None, *week.bounds(zone(zone_name)))
     mine = store.personal_week(team_id, user_id, window, HOME_TILS, session=session)
-    from bot.health import assess  # bot.health builds on this module
-
     team = (
         (
             summarise(team_id, None, week, zone_name, session=session, client=client),

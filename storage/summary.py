@@ -259,7 +259,7 @@ def answer_time_percentiles(
     total = _rows(question, *where, session=session)
     if total == 0:
         return None
-    wanted = sorted({rank for p in _ranks(total, fractions) for rank in (p[0], p[1])})
+    wanted = sorted({rank for low, high, _ in _ranks(total, fractions) for rank in (low, high)})
     seconds = _seconds_between(session, question.c.created_at, question.c.first_answer_at)
     ranked = (
         sa.select(
