@@ -7,8 +7,10 @@ The data comes from bench/dataset.py (generated once with a progress bar, then r
 database the script times, after a warm-up, `bot.summary.summarise` exactly as `/summary` and
 `learnloop summary` call it (offline: no Slack client, so only database time is measured) for
 the busiest workspace's week, the whole workspace and one channel, and for every workspace in
-turn; the baseline is a single SQL statement counting that week's TILs, questions and
-reflections, the least any summary must do. It prints a table and writes it to bench/results/.
+turn; and `bot.health.assess` as `/summary health` calls it (the 8 weeks to that week), for the
+workspace and the channel. The baseline is a single SQL statement counting that week's TILs,
+questions and reflections, the least any summary must do. It prints a table and writes it to
+bench/results/.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlmodel import Session
 
 from bench.dataset import ANCHOR
 from bench.scale import databases, parse_options, report, sizes_of, timed
+from bot.health import assess
 from bot.summary import Week, summarise
 from storage.db import create_db_engine
 from storage.models import HelpRequest, ReflectionResponse, Til
@@ -65,6 +68,12 @@ def measure(url: str, repeats: int, workspaces: int) -> list[dict[str, Any]]:
             def one_channel() -> None:
                 summarise(busiest, channel, WEEK, ZONE, session=session, client=None)
 
+            def workspace_health() -> None:
+                assess(busiest, None, WEEK, ZONE, session=session, client=None)
+
+            def channel_health() -> None:
+                assess(busiest, channel, WEEK, ZONE, session=session, client=None)
+
             def every_workspace() -> None:
                 for number in range(workspaces):
                     summarise(f"T{number:04d}", None, WEEK, ZONE, session=session, client=None)
@@ -74,6 +83,8 @@ def measure(url: str, repeats: int, workspaces: int) -> list[dict[str, Any]]:
                 ("baseline: one SQL aggregate (3 counts)", baseline, repeats),
                 ("summary of the busiest workspace", workspace, repeats),
                 ("summary of one of its channels", one_channel, repeats),
+                ("community health of the busiest workspace (8 weeks)", workspace_health, repeats),
+                ("community health of one of its channels", channel_health, repeats),
                 (f"summaries of all {workspaces} workspaces, in turn", every_workspace, 3),
             ):
                 spent = base if action is baseline else timed(action, count)

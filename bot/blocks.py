@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import summary_report
+from bot import health_report, summary_report
 from bot.settings import HelpPolicy
 from bot.text import without_markup
 from prompts import render
@@ -13,6 +13,7 @@ from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til
 from storage.summary import PersonalWeek
 
 if TYPE_CHECKING:
+    from bot.health import Health
     from bot.summary import Summary
 
 Block = dict[str, Any]
@@ -451,18 +452,38 @@ SLACK_STYLE = summary_report.Style(
 
 def summary(figures: Summary) -> list[Block]:
     """A summary as one section per part; shown privately, posted as a digest, on App Home."""
-    blocks: list[Block] = [
-        _section(f"*:bar_chart: {summary_report.title(figures, SLACK_STYLE)}*"),
-        _context(summary_report.period(figures)),
-    ]
-    for part in summary_report.sections(figures, SLACK_STYLE):
+    return _report(
+        f":bar_chart: {summary_report.title(figures, SLACK_STYLE)}",
+        summary_report.period(figures),
+        summary_report.sections(figures, SLACK_STYLE),
+    )
+
+
+def health(figures: Health) -> list[Block]:
+    """Community health, shown privately to a manager and on their App Home."""
+    return _report(
+        f":seedling: {health_report.title(figures, SLACK_STYLE)}",
+        health_report.period(figures),
+        health_report.sections(figures, SLACK_STYLE),
+    )
+
+
+def _report(title: str, period: str, parts: list[summary_report.Section]) -> list[Block]:
+    blocks: list[Block] = [_section(f"*{title}*"), _context(period)]
+    for part in parts:
         lines = "\n".join(f"• {line}" for line in part.lines)
         blocks += [{"type": "divider"}, _section(f"*{part.title}*\n{lines}")]
     return blocks
 
 
-def home(user_id: str, week: str, mine: PersonalWeek, team: Summary | None) -> Block:
-    """The App Home tab: the person's own week, and the team's figures for managers."""
+def note(name: str, **values: str) -> list[Block]:
+    """A small-print line from prompts/ under a message (a hint, a pointer)."""
+    return [_context(render(name, **values))]
+
+
+def home(user_id: str, week: str, mine: PersonalWeek, team: tuple[Summary, Health] | None) -> Block:
+    """The App Home tab: the person's own week, and the team's figures and community health
+    for managers."""
     blocks: list[Block] = [_section(f"*{render('home_title', week=week)}*")]
     if mine.til_count or mine.answers or mine.reflections:
         blocks.append(
@@ -482,5 +503,9 @@ def home(user_id: str, week: str, mine: PersonalWeek, team: Summary | None) -> B
         link = f" <{til.permalink}|view>" if til.permalink else ""
         blocks.append(_context(f"{text}{link} · <#{til.channel_id}>"))
     if team is not None:
-        blocks += [{"type": "divider"}, _section(f"*{render('home_team_title')}*"), *summary(team)]
+        figures, community = team
+        blocks += [{"type": "divider"}, _section(f"*{render('home_team_title')}*")]
+        blocks += summary(figures)
+        blocks += [{"type": "divider"}, _section(f"*{render('home_health_title')}*")]
+        blocks += health(community)
     return {"type": "home", "blocks": blocks}

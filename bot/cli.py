@@ -164,20 +164,31 @@ def summary(
     chart: Annotated[
         Path | None, typer.Option(help="Also write a PNG chart of the 8 weeks to this week.")
     ] = None,
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health",
+            help="Community health over the 8 weeks to this week instead, as /summary health.",
+        ),
+    ] = False,
 ) -> None:
     """A week's summary, the same figures as /summary, for scripts and spreadsheets.
 
     With SLACK_BOT_TOKEN set, channel sizes come from Slack; without it they are left out, and
-    nothing from a channel not known to be public is quoted.
+    nothing from a channel not known to be public is quoted, nor anyone named from one.
     """
-    from bot import summary_report
+    from bot import health_report, summary_report
+    from bot.health import assess
     from bot.slack_client import create_web_client
-    from bot.summary import Week, chart_series, chart_title, summarise, workspace_zone
+    from bot.summary import Summary, Week, chart_series, chart_title, summarise, workspace_zone
     from storage.db import create_db_engine, create_session_factory, session_scope
     from storage.types import utcnow
 
     if format not in SUMMARY_FORMATS:
         err.print(f"[bold red]Unsupported format {format!r}:[/] use md, json or csv.")
+        raise typer.Exit(EXIT_BAD_SETTING)
+    if health and chart is not None:
+        err.print("[bold red]--chart:[/] the chart belongs to the weekly summary, not --health.")
         raise typer.Exit(EXIT_BAD_SETTING)
     try:
         token = bot_token_from_env(os.environ)
@@ -194,16 +205,21 @@ def summary(
             except ValueError as error:
                 err.print(f"[bold red]--week:[/] {error}")
                 raise typer.Exit(EXIT_BAD_SETTING) from None
-            figures = summarise(team, channel, chosen, zone_name, session=session, client=client)
-            rendered = {
-                "md": summary_report.markdown,
-                "json": lambda s: json.dumps(s.as_dict(), indent=2) + "\n",
-                "csv": summary_report.csv_text,
-            }[format](figures)
-            if chart is not None:
+            report = (assess if health else summarise)(
+                team, channel, chosen, zone_name, session=session, client=client
+            )
+            if format == "json":
+                rendered = json.dumps(report.as_dict(), indent=2) + "\n"
+            elif format == "csv":
+                rendered = summary_report.csv_text(report)
+            elif isinstance(report, Summary):
+                rendered = summary_report.markdown(report)
+            else:
+                rendered = health_report.markdown(report)
+            if chart is not None and isinstance(report, Summary):
                 chart.write_bytes(
                     summary_report.chart_png(
-                        *chart_series(figures, session=session), chart_title(figures)
+                        *chart_series(report, session=session), chart_title(report)
                     )
                 )
     finally:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -35,6 +35,7 @@ from storage.models import SummarySubscription
 from storage.summary import (
     Count,
     HelpCounts,
+    Inequality,
     QuotedQuestion,
     QuotedTil,
     ReflectionCounts,
@@ -42,6 +43,9 @@ from storage.summary import (
     Window,
 )
 from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.health import Health
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +139,7 @@ class Summary:
     members: int | None
     active_members: list[str]
     first_time_contributors: list[str]
+    inequality: Inequality
 
     @property
     def response_rate(self) -> float | None:
@@ -190,8 +195,27 @@ class Summary:
                 "active_share": self.active_share,
                 "active_member_ids": self.active_members,
                 "first_time_contributors": self.first_time_contributors,
+                "inequality": inequality_dict(self.inequality),
             },
         }
+
+
+def inequality_dict(week: Inequality) -> dict[str, Any]:
+    """A week's 1/9/90 split as documented JSON: groups keyed by name, null when nobody took
+    part."""
+    return {
+        "people": week.people,
+        "contributions": week.contributions,
+        "groups": {
+            group.name: {
+                "people": group.people,
+                "contributions": group.contributions,
+                "share": group.share,
+            }
+            for group in week.groups
+        }
+        or None,
+    }
 
 
 def _share(part: int, whole: int | None) -> float | None:
@@ -258,11 +282,7 @@ def summarise(
     start, end = week.bounds(zone(zone_name))
     window = Window(team_id, channel_id, start, end)
     previous = Window(team_id, channel_id, *week.shifted(-1).bounds(zone(zone_name)))
-    privacy = _Privacy(team_id, session=session, client=client)
-
-    def hidden(channels: set[str]) -> set[str]:
-        return {c for c in privacy.private(channels) if not (c == channel_id and c == shown_in)}
-
+    hidden = hiding(team_id, channel_id, shown_in, session=session, client=client)
     percentiles = store.answer_time_percentiles(window, (0.5, 0.9), session=session)
     reflection = store.reflection_counts(window, session=session)
     members = _Members(team_id, client)
@@ -293,9 +313,30 @@ def summarise(
         members=members.count(channel_id),
         active_members=store.active_members(window, session=session),
         first_time_contributors=store.first_time_contributors(window, session=session),
+        inequality=store.contribution_inequality(
+            team_id, channel_id, [start, end], session=session
+        )[0],
     )
     session.commit()  # what Slack said about channels' privacy
     return summary
+
+
+def hiding(
+    team_id: str,
+    channel_id: str | None,
+    shown_in: str | None,
+    *,
+    session: Session,
+    client: WebClient | None,
+) -> Callable[[set[str]], set[str]]:
+    """Which of some channels a summary of `channel_id` shown in `shown_in` must neither quote
+    nor name people from: the private ones, except the summary's own channel shown there."""
+    privacy = _Privacy(team_id, session=session, client=client)
+
+    def hidden(channels: set[str]) -> set[str]:
+        return {c for c in privacy.private(channels) if not (c == channel_id and c == shown_in)}
+
+    return hidden
 
 
 def _quotable(
@@ -457,11 +498,15 @@ def send_summary(
     *,
     session: Session,
     client: WebClient,
-) -> Summary:
-    """Compute the summary after the ack and show it to the requester only; if the database or
+    health: bool = False,
+) -> Summary | Health:
+    """Compute the summary (with a pointer to community health), or with `health` the
+    community health, after the ack and show it to the requester only; if the database or
     Slack fails meanwhile, say so to the requester (and log it) rather than go quiet."""
+    from bot.health import Health, assess  # bot.health builds on this module
+
     try:
-        figures = summarise(
+        figures = (assess if health else summarise)(
             team_id,
             request.channel_id,
             week,
@@ -473,7 +518,12 @@ def send_summary(
     except (SQLAlchemyError, SlackClientError):
         tell_privately(response_url, blocks.notice("summary_failed"))
         raise
-    tell_privately(response_url, blocks.summary(figures))
+    if isinstance(figures, Health):
+        tell_privately(response_url, blocks.health(figures))
+    else:
+        tell_privately(
+            response_url, [*blocks.summary(figures), *blocks.note("summary_health_hint")]
+        )
     return figures
 
 
@@ -487,14 +537,19 @@ def publish_home(
     client: WebClient,
     managers: frozenset[str],
 ) -> None:
-    """Everyone's own week on the App Home; managers also get the team's figures (nothing
-    private quoted)."""
+    """Everyone's own week on the App Home; managers also get the team's figures and its
+    community health (nothing private quoted or named)."""
+    from bot.health import assess  # bot.health builds on this module
+
     zone_name = workspace_zone(team_id, default_zone, session=session)
     week = Week.containing(now.astimezone(zone(zone_name)).date())
     window = Window(team_id, None, *week.bounds(zone(zone_name)))
     mine = store.personal_week(team_id, user_id, window, HOME_TILS, session=session)
     team = (
-        summarise(team_id, None, week, zone_name, session=session, client=client)
+        (
+            summarise(team_id, None, week, zone_name, session=session, client=client),
+            assess(team_id, None, week, zone_name, session=session, client=client),
+        )
         if is_manager(team_id, user_id, session=session, client=client, seeded=managers)
         else None
     )
@@ -681,13 +736,18 @@ def _upload_chart(
     return str(response["file"]["id"])
 
 
+def trend(week: Week, zone_name: str) -> tuple[list[Week], list[datetime]]:
+    """The 8 weeks ending with `week`, and the 9 local midnights that bound them, in UTC."""
+    weeks = [week.shifted(offset) for offset in range(1 - CHART_WEEKS, 1)]
+    where = zone(zone_name)
+    return weeks, [_local_midnight(w.monday, where) for w in [*weeks, week.shifted(1)]]
+
+
 def chart_series(summary: Summary, *, session: Session) -> tuple[list[str], dict[str, list[int]]]:
     """The chart's figures: the summary's week and the seven before it."""
-    weeks = [summary.week.shifted(offset) for offset in range(1 - CHART_WEEKS, 2)]
-    where = zone(summary.timezone)
-    boundaries = [_local_midnight(week.monday, where) for week in weeks]
+    weeks, boundaries = trend(summary.week, summary.timezone)
     series = store.weekly_series(summary.team_id, summary.channel_id, boundaries, session=session)
-    return [week.label for week in weeks[:-1]], series
+    return [week.label for week in weeks], series
 
 
 def chart_title(summary: Summary) -> str:

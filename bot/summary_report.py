@@ -11,11 +11,11 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.text import without_markup
 from prompts import render
-from storage.summary import Count
+from storage.summary import Count, Inequality
 
 if TYPE_CHECKING:
     from bot.summary import Summary
@@ -149,6 +149,7 @@ def sections(summary: Summary, style: Style) -> list[Section]:
             "summary_first_timers",
             people=", ".join(style.user(u) for u in summary.first_time_contributors) or nothing,
         ),
+        render("summary_inequality", shares=shares(summary.inequality) or nothing),
     ]
     return [
         Section(render("summary_section_learned"), learned),
@@ -183,19 +184,34 @@ def percent(share: float | None) -> str | None:
     return None if share is None else f"{share * 100:.0f}%"
 
 
+def shares(week: Inequality) -> str | None:
+    """ "20.7% / 10.3% / 69.0%": the top 1%'s, the next 9%'s and the other 90%'s shares of a
+    week's contributions; None for a week nobody contributed in."""
+    return " / ".join(f"{group.share:.1f}%" for group in week.groups) or None
+
+
 def markdown(summary: Summary) -> str:
-    parts = [f"# {title(summary, MARKDOWN)}", "", period(summary)]
-    for section in sections(summary, MARKDOWN):
-        parts += ["", f"## {section.title}", ""] + [f"- {line}" for line in section.lines]
-    return "\n".join(parts) + "\n"
+    return document(title(summary, MARKDOWN), period(summary), sections(summary, MARKDOWN))
 
 
-def csv_text(summary: Summary) -> str:
+def document(heading: str, when: str, parts: list[Section]) -> str:
+    """A report as Markdown: a title, its period, then each section as a list."""
+    lines = [f"# {heading}", "", when]
+    for section in parts:
+        lines += ["", f"## {section.title}", ""] + [f"- {line}" for line in section.lines]
+    return "\n".join(lines) + "\n"
+
+
+class Figures(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+def csv_text(figures: Figures) -> str:
     """One `metric,value` row per figure, lists numbered: `tils.top_tags.1.tag,python`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["metric", "value"])
-    for key, value in _flatten(summary.as_dict(), ""):
+    for key, value in _flatten(figures.as_dict(), ""):
         writer.writerow([key, "" if value is None else value])
     return buffer.getvalue()
 

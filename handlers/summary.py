@@ -1,4 +1,4 @@
-"""/summary for community managers, and the App Home tab for everyone."""
+"""/summary and /summary health for community managers, and the App Home tab for everyone."""
 
 from __future__ import annotations
 
@@ -94,7 +94,10 @@ async def _summary(
         except ValueError as problem:
             raise summary.SummaryRequestError(str(problem)) from None
         return blocks.notice("summary_timezone_set", timezone=zone_name)
-    request = summary.parse_request(command_text(command), command["channel_id"])
+    wants_health = action == "health"
+    request = summary.parse_request(
+        " ".join(words[1:]) if wants_health else command_text(command), command["channel_id"]
+    )
     week, zone_name = await runtime.call(
         summary.prepare_summary,
         **who,
@@ -112,8 +115,9 @@ async def _summary(
         zone_name=zone_name,
         shown_in=command["channel_id"],
         response_url=command["response_url"],
+        health=wants_health,
     )
-    return blocks.notice("summary_working", week=week.label)
+    return blocks.notice("health_working" if wants_health else "summary_working", week=week.label)
 
 
 def _described(subscription: SummarySubscription, zone_name: str) -> dict[str, str]:

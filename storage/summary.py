@@ -8,10 +8,11 @@ quote take `hidden_channels`, the channels whose content must not be shown.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,14 +21,18 @@ from sqlmodel import Session, col, select
 from storage.db import insert_once
 from storage.models import (
     ChannelInfo,
+    Expert,
     HelpRequest,
     HelpRequestTag,
+    HelpRoute,
     HelpStatus,
+    MemberJoin,
     ReflectionDelivery,
     ReflectionResponse,
     ReflectionRun,
     SummaryDigest,
     SummarySubscription,
+    TagAlias,
     Til,
     TilTag,
 )
@@ -42,6 +47,10 @@ run = ReflectionRun.__table__  # type: ignore[attr-defined]
 delivery = ReflectionDelivery.__table__  # type: ignore[attr-defined]
 response = ReflectionResponse.__table__  # type: ignore[attr-defined]
 channel_info = ChannelInfo.__table__  # type: ignore[attr-defined]
+expert = Expert.__table__  # type: ignore[attr-defined]
+tag_alias = TagAlias.__table__  # type: ignore[attr-defined]
+route = HelpRoute.__table__  # type: ignore[attr-defined]
+member_join = MemberJoin.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ class ReflectionCounts:
     answered_prompts: int
 
 
-def _in(column: sa.Column[datetime], window: Window) -> ColumnElement[bool]:
+def _in(column: ColumnElement[datetime], window: Window) -> ColumnElement[bool]:
     return sa.and_(column >= window.start, column < window.end)
 
 
@@ -142,7 +151,7 @@ def _rows(source: sa.FromClause, *where: ColumnElement[bool], session: Session) 
     return int(session.execute(query).scalar_one())
 
 
-def _counts(session: Session, query: sa.Select[tuple[str, int]]) -> list[Count]:
+def _counts(session: Session, query: sa.Select[str, int]) -> list[Count]:
     return [Count(str(key), int(count)) for key, count in session.execute(query)]
 
 
@@ -250,8 +259,7 @@ def answer_time_percentiles(
     total = _rows(question, *where, session=session)
     if total == 0:
         return None
-    positions = [fraction * (total - 1) for fraction in fractions]
-    wanted = sorted({int(p) for p in positions} | {min(int(p) + 1, total - 1) for p in positions})
+    wanted = sorted({rank for low, high, _ in _ranks(total, fractions) for rank in (low, high)})
     seconds = _seconds_between(session, question.c.created_at, question.c.first_answer_at)
     ranked = (
         sa.select(
@@ -265,8 +273,20 @@ def answer_time_percentiles(
         sa.select(ranked.c.position, ranked.c.seconds).where(ranked.c.position.in_(wanted))
     )
     at = {int(position): float(value) for position, value in rows}
-    low_high = [(at[int(p)], at[min(int(p) + 1, total - 1)], p - int(p)) for p in positions]
-    return [low + (high - low) * share for low, high, share in low_high]
+    return _interpolated(at, total, fractions)
+
+
+def _ranks(total: int, fractions: Sequence[float]) -> list[tuple[int, int, float]]:
+    """For each fraction of `total` sorted values: the ranks below and above it, and how far
+    it lies between them."""
+    positions = [fraction * (total - 1) for fraction in fractions]
+    return [(int(p), min(int(p) + 1, total - 1), p - int(p)) for p in positions]
+
+
+def _interpolated(at: Mapping[int, float], total: int, fractions: Sequence[float]) -> list[float]:
+    """Each fraction's value, interpolated linearly between ranks as PostgreSQL's
+    percentile_cont does; `at` holds the sorted values by rank (at least those `_ranks` names)."""
+    return [at[low] + (at[high] - at[low]) * share for low, high, share in _ranks(total, fractions)]
 
 
 def oldest_open_questions(
@@ -374,24 +394,34 @@ def reflection_counts(window: Window, *, session: Session) -> ReflectionCounts:
 # -- Participation ----------------------------------------------------------------------------
 
 
-def _contributions(window: Window) -> sa.CompoundSelect:
-    """Who contributed (posted a TIL, asked, answered first, reflected) in the window."""
-    return sa.union(
-        sa.select(til.c.author_id.label("user_id")).where(
+def _contribution_rows(window: Window, *, timed: bool) -> list[sa.Select[Any]]:
+    """Each contribution in the window (a TIL posted, a question asked, a first answer, a
+    reflection answer) as a row naming who made it (`user_id`) and, when `timed`, when (`at`)."""
+
+    def made(who: sa.Column[str], when: sa.Column[datetime]) -> list[ColumnElement[Any]]:
+        return [who.label("user_id"), when.label("at")] if timed else [who.label("user_id")]
+
+    return [
+        sa.select(*made(til.c.author_id, til.c.created_at)).where(
             _scope(til, window), _in(til.c.created_at, window)
         ),
-        sa.select(question.c.asker_id).where(
+        sa.select(*made(question.c.asker_id, question.c.created_at)).where(
             _scope(question, window), _in(question.c.created_at, window)
         ),
-        sa.select(question.c.first_answerer_id).where(
+        sa.select(*made(question.c.first_answerer_id, question.c.first_answer_at)).where(
             _scope(question, window),
             question.c.first_answerer_id.is_not(None),
             _in(question.c.first_answer_at, window),
         ),
-        sa.select(response.c.user_id)
+        sa.select(*made(response.c.user_id, response.c.created_at))
         .select_from(response.join(run, run.c.id == response.c.run_id))
         .where(_scope(run, window), _in(response.c.created_at, window)),
-    )
+    ]
+
+
+def _contributions(window: Window) -> sa.CompoundSelect:
+    """Who contributed in the window."""
+    return sa.union(*_contribution_rows(window, timed=False))
 
 
 def active_members(window: Window, *, session: Session) -> list[str]:
@@ -422,6 +452,326 @@ def first_time_contributors(window: Window, *, session: Session) -> list[str]:
         ~before(response, response.c.user_id, response.c.created_at, run),
     )
     return sorted(str(user) for user in session.execute(query).scalars())
+
+
+# -- Community health -------------------------------------------------------------------------
+
+# The groups of participation inequality (the 90-9-1 pattern), most active first.
+INEQUALITY_GROUPS = ("top_1", "next_9", "rest_90")
+
+
+@dataclass(frozen=True)
+class ContributionGroup:
+    name: str
+    people: int
+    contributions: int
+    # Percent of the week's contributions, one decimal; a week's groups sum to exactly 100.
+    share: float
+
+
+@dataclass(frozen=True)
+class Inequality:
+    """One week: who contributed, and how the contributions split over the 1/9/90 groups
+    (no groups when nobody contributed)."""
+
+    people: int
+    contributions: int
+    groups: list[ContributionGroup]
+
+
+def contribution_inequality(
+    team_id: str, channel_id: str | None, boundaries: Sequence[datetime], *, session: Session
+) -> list[Inequality]:
+    """Per interval between consecutive boundaries: people ranked by contributions (most first,
+    then by user id); the top ceil(1%) of them, the next ceil(10%) - ceil(1%), and the rest.
+    One query ranks and groups everyone in the database."""
+    window = Window(team_id, channel_id, boundaries[0], boundaries[-1])
+    made = sa.union_all(*_contribution_rows(window, timed=True)).subquery()
+    inner = boundaries[1:-1]
+    week = (
+        sa.case(*((made.c.at < b, n) for n, b in enumerate(inner)), else_=len(inner))
+        if inner
+        else sa.literal(0)
+    )
+    dated = sa.select(made.c.user_id, week.label("week")).subquery()
+    per_person = (
+        sa.select(dated.c.week, dated.c.user_id, sa.func.count().label("n"))
+        .group_by(dated.c.week, dated.c.user_id)
+        .subquery()
+    )
+    ranked = sa.select(
+        per_person.c.week,
+        per_person.c.n,
+        sa.func.row_number()
+        .over(
+            partition_by=per_person.c.week,
+            order_by=(per_person.c.n.desc(), per_person.c.user_id),
+        )
+        .label("rank"),
+        sa.func.count().over(partition_by=per_person.c.week).label("people"),
+    ).subquery()
+    # ceil(people / 100) and ceil(people / 10), in integer arithmetic on both databases.
+    group = sa.case(
+        (ranked.c.rank <= (ranked.c.people + 99) // 100, 0),
+        (ranked.c.rank <= (ranked.c.people + 9) // 10, 1),
+        else_=2,
+    )
+    grouped = sa.select(ranked.c.week, group.label("grp"), ranked.c.n).subquery()
+    rows = session.execute(
+        sa.select(
+            grouped.c.week, grouped.c.grp, sa.func.count(), sa.func.sum(grouped.c.n)
+        ).group_by(grouped.c.week, grouped.c.grp)
+    )
+    counts = {(int(w), int(g)): (int(people), int(n)) for w, g, people, n in rows}
+    weeks = []
+    for number in range(len(boundaries) - 1):
+        people, made_by = zip(
+            *(counts.get((number, g), (0, 0)) for g in range(len(INEQUALITY_GROUPS))),
+            strict=True,
+        )
+        total = sum(made_by)
+        groups = (
+            [
+                ContributionGroup(name, p, n, share)
+                for name, p, n, share in zip(
+                    INEQUALITY_GROUPS, people, made_by, _percentages(made_by), strict=True
+                )
+            ]
+            if total
+            else []
+        )
+        weeks.append(Inequality(sum(people), total, groups))
+    return weeks
+
+
+def _percentages(parts: Sequence[int]) -> list[float]:
+    """Each part's percent of their sum to one decimal, summing to exactly 100: the tenths
+    left over after rounding down go to the largest remainders (the earlier part on a tie)."""
+    total = sum(parts)
+    tenths = [part * 1000 // total for part in parts]
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-(parts[i] * 1000 % total), i))
+    for index in by_remainder[: 1000 - sum(tenths)]:
+        tenths[index] += 1
+    return [t / 10 for t in tenths]
+
+
+def _canonical(table: sa.Table) -> tuple[sa.FromClause, ColumnElement[str]]:
+    """`table` with the workspace's aliases joined, and its tag as what the alias stands for."""
+    aliases = tag_alias.alias()
+    joined = table.outerjoin(
+        aliases, sa.and_(aliases.c.team_id == table.c.team_id, aliases.c.alias == table.c.tag)
+    )
+    return joined, sa.func.coalesce(aliases.c.tag, table.c.tag)
+
+
+def tags_without_experts(window: Window, *, session: Session) -> list[Count]:
+    """Tags of the window's questions (aliases resolved) that no declared expert covers, with
+    how many questions asked about each."""
+    asked, asked_tag = _canonical(question_tag)
+    declared, declared_tag = _canonical(expert)
+    covered = (
+        sa.select(declared_tag).select_from(declared).where(expert.c.team_id == window.team_id)
+    )
+    questions = sa.func.count(sa.distinct(question.c.id)).label("n")
+    query = (
+        sa.select(asked_tag, questions)
+        .select_from(asked.join(question, question.c.id == question_tag.c.help_request_id))
+        .where(
+            _scope(question, window),
+            _in(question.c.created_at, window),
+            asked_tag.not_in(covered),
+        )
+        .group_by(asked_tag)
+        .order_by(sa.desc("n"), asked_tag)
+    )
+    return _counts(session, query)
+
+
+@dataclass(frozen=True)
+class OverloadedExpert:
+    user_id: str
+    routed: int
+    # The mean routed to the experts who share at least one of this expert's tags (them too).
+    peer_mean: float
+    # The channels of the questions routed: whether the expert may be named depends on them.
+    channels: frozenset[str]
+
+
+def overloaded_experts(window: Window, *, session: Session) -> list[OverloadedExpert]:
+    """Declared experts asked about more of the window's questions than twice the mean of the
+    experts sharing their tags (aliases resolved); most routed first."""
+    in_window = sa.and_(
+        route.c.team_id == window.team_id,
+        _scope(question, window),
+        _in(route.c.routed_at, window),
+    )
+    routes = route.join(question, question.c.id == route.c.help_request_id)
+    routed = (
+        sa.select(route.c.expert_id, sa.func.count().label("routed"))
+        .select_from(routes)
+        .where(in_window)
+        .group_by(route.c.expert_id)
+        .cte("routed")
+    )
+    declared, declared_tag = _canonical(expert)
+    tags = (
+        sa.select(expert.c.user_id, declared_tag.label("tag"))
+        .select_from(declared)
+        .where(expert.c.team_id == window.team_id)
+        .distinct()
+        .cte("expert_tags")
+    )
+    mine, theirs = tags.alias("mine"), tags.alias("theirs")
+    peers = (
+        sa.select(mine.c.user_id.label("expert_id"), theirs.c.user_id.label("peer_id"))
+        .select_from(mine.join(theirs, mine.c.tag == theirs.c.tag))
+        .distinct()
+        .subquery()
+    )
+    peer_routed = routed.alias("peer_routed")
+    means = (
+        sa.select(
+            peers.c.expert_id,
+            sa.func.avg(sa.func.coalesce(peer_routed.c.routed, 0) * 1.0).label("mean"),
+        )
+        .select_from(peers.outerjoin(peer_routed, peer_routed.c.expert_id == peers.c.peer_id))
+        .group_by(peers.c.expert_id)
+        .subquery()
+    )
+    found = session.execute(
+        sa.select(routed.c.expert_id, routed.c.routed, means.c.mean)
+        .select_from(routed.join(means, means.c.expert_id == routed.c.expert_id))
+        .where(routed.c.routed > 2 * means.c.mean)
+        .order_by(routed.c.routed.desc(), routed.c.expert_id)
+    ).all()
+    channels = _channels_of(
+        sa.select(route.c.expert_id, question.c.channel_id)
+        .select_from(routes)
+        .where(in_window, route.c.expert_id.in_([user for user, _, _ in found]))
+        .distinct(),
+        session=session,
+    )
+    return [
+        OverloadedExpert(str(user), int(n), float(mean), channels[str(user)])
+        for user, n, mean in found
+    ]
+
+
+def _channels_of(
+    query: sa.Select[tuple[str, str]], *, session: Session
+) -> dict[str, frozenset[str]]:
+    """(person, channel) rows as each person's channels."""
+    found: dict[str, set[str]] = {}
+    for person, channel in session.execute(query):
+        found.setdefault(str(person), set()).add(str(channel))
+    return {person: frozenset(channels) for person, channels in found.items()}
+
+
+@dataclass(frozen=True)
+class OnlyAsker:
+    user_id: str
+    questions: int
+    channels: frozenset[str]
+
+
+def only_askers(window: Window, *, session: Session) -> list[OnlyAsker]:
+    """People who asked in the window, none of whose questions there had a first answer by its
+    end, and who had never given a first answer anywhere in the workspace; most questions first."""
+    asked = sa.and_(_scope(question, window), _in(question.c.created_at, window))
+    answered = sa.case((question.c.first_answer_at < window.end, 1), else_=0)
+    unanswered = (
+        sa.select(question.c.asker_id)
+        .where(asked)
+        .group_by(question.c.asker_id)
+        .having(sa.func.sum(answered) == 0)
+    )
+    given = question.alias("given")
+    answered_someone = sa.exists(
+        sa.select(1).where(
+            given.c.team_id == window.team_id,
+            given.c.first_answerer_id == question.c.asker_id,
+            given.c.first_answer_at < window.end,
+        )
+    )
+    rows = session.execute(
+        sa.select(question.c.asker_id, question.c.channel_id, sa.func.count())
+        .where(asked, question.c.asker_id.in_(unanswered), ~answered_someone)
+        .group_by(question.c.asker_id, question.c.channel_id)
+    )
+    questions: dict[str, int] = {}
+    channels: dict[str, set[str]] = {}
+    for asker, channel, n in rows:
+        questions[str(asker)] = questions.get(str(asker), 0) + int(n)
+        channels.setdefault(str(asker), set()).add(str(channel))
+    ranked = sorted(questions, key=lambda asker: (-questions[asker], asker))
+    return [OnlyAsker(a, questions[a], frozenset(channels[a])) for a in ranked]
+
+
+@dataclass(frozen=True)
+class NewcomerRamp:
+    joined: int
+    # Of those who joined: how many posted a first TIL or first answer by the window's end.
+    ramped: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+    @property
+    def not_yet(self) -> int:
+        return self.joined - self.ramped
+
+
+def newcomer_ramp(window: Window, *, session: Session) -> NewcomerRamp:
+    """People whose first join of any channel of the workspace falls in the window (and who
+    joined the window's channel, when it has one), and the time from that join to their first
+    TIL or first answer (in the window's channel, when it has one) before the window's end.
+    Someone whose first TIL or answer came before that join was here before LearnLoop saw them
+    join: not a newcomer."""
+    first_join = (
+        sa.select(member_join.c.user_id, sa.func.min(member_join.c.joined_at).label("joined_at"))
+        .where(member_join.c.team_id == window.team_id)
+        .group_by(member_join.c.user_id)
+        .having(_in(sa.func.min(member_join.c.joined_at), window))
+    )
+    if window.channel_id is not None:
+        first_join = first_join.where(
+            member_join.c.user_id.in_(
+                sa.select(member_join.c.user_id).where(
+                    member_join.c.team_id == window.team_id,
+                    member_join.c.channel_id == window.channel_id,
+                )
+            )
+        )
+    newcomers = first_join.subquery()
+    person = newcomers.c.user_id
+    first_til = (
+        sa.select(sa.func.min(til.c.created_at))
+        .where(_scope(til, window), til.c.author_id == person, til.c.created_at < window.end)
+        .scalar_subquery()
+    )
+    first_answer = (
+        sa.select(sa.func.min(question.c.first_answer_at))
+        .where(
+            _scope(question, window),
+            question.c.first_answerer_id == person,
+            question.c.first_answer_at < window.end,
+        )
+        .scalar_subquery()
+    )
+    joined = 0
+    ramps: list[float] = []
+    for _, joined_at, til_at, answer_at in session.execute(
+        sa.select(person, newcomers.c.joined_at, first_til, first_answer)
+    ):
+        first = min((at for at in (til_at, answer_at) if at is not None), default=None)
+        if first is not None and first < joined_at:
+            continue
+        joined += 1
+        if first is not None:
+            ramps.append((first - joined_at).total_seconds())
+    if not ramps:
+        return NewcomerRamp(joined, 0, None, None)
+    median, p90 = _interpolated(dict(enumerate(sorted(ramps))), len(ramps), (0.5, 0.9))
+    return NewcomerRamp(joined, len(ramps), median, p90)
 
 
 # -- The chart --------------------------------------------------------------------------------
