@@ -245,9 +245,7 @@ def test_no_welcome_where_onboarding_is_off_and_one_for_retries_and_rejoins(
         )
     finally:
         runtime.close()
-    eventually(
-        lambda: not stored_follow_ups(engine) or None, what="every promised welcome done"
-    )
+    eventually(lambda: not stored_follow_ups(engine) or None, what="every promised welcome done")
     assert len(dms(emulator, omar, "Welcome to")) == 1
     assert len(enrolments(engine)) == 1
 
