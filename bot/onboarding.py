@@ -169,8 +169,9 @@ def welcome(
     if enrolment.welcomed_at is None:
         content = _welcome_content(enrolment, channel, person, now, session=session)
         post_dm(client, user_id, content)
-        if enrolment.buddy_id is None and _reachable(enrolment.lead_id):
-            post_dm(client, enrolment.lead_id, blocks.onboarding_no_buddy(user_id, channel_id))
+        lead = enrolment.lead_id
+        if enrolment.buddy_id is None and _reachable(lead) and lead != user_id:
+            post_dm(client, lead, blocks.onboarding_no_buddy(user_id, channel_id))
         enrolment.welcomed_at = now
         session.add(enrolment)
         session.commit()

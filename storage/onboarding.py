@@ -67,12 +67,18 @@ def turn_off(team_id: str, channel_id: str, *, session: Session) -> bool:
     return True
 
 
-def set_volunteering(team_id: str, user_id: str, volunteering: bool, *, session: Session) -> None:
-    row = session.exec(
+def _buddy(team_id: str, user_id: str, *, session: Session) -> OnboardingBuddy | None:
+    return session.exec(
         select(OnboardingBuddy).where(
             OnboardingBuddy.team_id == team_id, OnboardingBuddy.user_id == user_id
         )
-    ).one_or_none() or OnboardingBuddy(team_id=team_id, user_id=user_id)
+    ).one_or_none()
+
+
+def set_volunteering(team_id: str, user_id: str, volunteering: bool, *, session: Session) -> None:
+    row = _buddy(team_id, user_id, session=session) or OnboardingBuddy(
+        team_id=team_id, user_id=user_id
+    )
     row.volunteering = volunteering
     session.add(row)
     session.flush()
@@ -89,11 +95,8 @@ def volunteers(team_id: str, *, session: Session) -> dict[str, datetime | None]:
 
 
 def mark_assigned(team_id: str, user_id: str, when: datetime, *, session: Session) -> None:
-    row = session.exec(
-        select(OnboardingBuddy).where(
-            OnboardingBuddy.team_id == team_id, OnboardingBuddy.user_id == user_id
-        )
-    ).one()
+    row = _buddy(team_id, user_id, session=session)
+    assert row is not None, "only volunteers are assigned"
     row.last_assigned_at = when
     session.add(row)
     session.flush()
