@@ -193,6 +193,8 @@ def test_onboarding_commands_are_for_leads_and_wrong_words_get_usage(
     for text in (f"onboarding on {ENG}", f"onboarding off {ENG}", f"onboarding about {ENG} x"):
         assert "Only a team lead or community manager" in learnloop(emulator, BOB, text)
     assert "not on in any channel" in learnloop(emulator, BOB, "onboarding")
+    listed = learnloop(emulator, BOB, "help")
+    assert "/learnloop onboarding on|off #channel" in listed and "/learnloop buddy on|off" in listed
     for text in (
         "onboarding on",
         "onboarding on engineering",
