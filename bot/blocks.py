@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import health_report, summary_report
@@ -415,6 +416,109 @@ def schedules(lines: list[str]) -> list[Block]:
     if not lines:
         return [_section(render("reflect_none"))]
     return [_section("\n".join(lines))]
+
+
+# -- onboarding ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """What a newcomer's welcome DM shows (bot.onboarding decides who and what)."""
+
+    user_id: str
+    channel_id: str
+    about: str
+    experts: dict[str, list[str]]  # tag -> people, in the directory's order
+    tils: list[Til]
+    buddy_id: str | None
+    lead_id: str
+
+
+def onboarding_welcome(welcome: Welcome) -> list[Block]:
+    """The about text is the lead's, escaped; experts by tag; TILs linked; the buddy."""
+    blocks = [
+        _section(
+            render("onboarding_welcome", user_id=welcome.user_id, channel_id=welcome.channel_id)
+        )
+    ]
+    if welcome.about:
+        blocks.append(_section(render("onboarding_about", about=escape_mrkdwn(welcome.about))))
+    if welcome.experts:
+        lines = [
+            render("onboarding_expert_line", tag=tag, people=", ".join(f"<@{p}>" for p in people))
+            for tag, people in welcome.experts.items()
+        ]
+        blocks.append(_section(render("onboarding_experts", lines="\n".join(lines))))
+    if welcome.tils:
+        lines = [
+            render(
+                "onboarding_til_line",
+                snippet=_clip(without_markup(til.text), SEARCH_SNIPPET_LENGTH),
+                link=f" <{til.permalink}|view>" if til.permalink else "",
+                author_id=til.author_id,
+            )
+            for til in welcome.tils
+        ]
+        blocks.append(_section(render("onboarding_tils", lines="\n".join(lines))))
+    if welcome.buddy_id is not None:
+        buddy = render("onboarding_your_buddy", buddy_id=welcome.buddy_id)
+    else:
+        buddy = render("onboarding_no_buddy_yet", lead_id=welcome.lead_id)
+    blocks.append(_section(buddy))
+    blocks.append(_context(render("onboarding_prompts_ahead")))
+    return blocks
+
+
+def onboarding_buddy(newcomer_id: str, channel_id: str) -> list[Block]:
+    return notice("onboarding_buddy_assigned", user_id=newcomer_id, channel_id=channel_id)
+
+
+def onboarding_no_buddy(newcomer_id: str, channel_id: str) -> list[Block]:
+    return notice("onboarding_lead_no_buddy", user_id=newcomer_id, channel_id=channel_id)
+
+
+def onboarding_prompt(
+    prompt: str, set_title: str, number: int, total: int, *, shared_with: list[str]
+) -> list[Block]:
+    """A week-1 prompt by DM; the first says who sees the answers."""
+    blocks = [
+        _context(
+            render("onboarding_prompt_title", set_title=set_title, number=number, total=total)
+        ),
+        _section(f"*{prompt}*"),
+    ]
+    if number == 1 and shared_with:
+        people = " and ".join(f"<@{person}>" for person in shared_with)
+        blocks.append(_context(render("onboarding_prompt_shared", people=people)))
+    else:
+        blocks.append(_context(render("onboarding_prompt_footer")))
+    return blocks
+
+
+def onboarding_answer(newcomer_id: str, channel_id: str, prompt: str, answer: str) -> list[Block]:
+    """A newcomer's answer, for their buddy and lead."""
+    quoted = "\n".join(f"> {line}" for line in answer.splitlines() or [""])
+    return [
+        _section(
+            render(
+                "onboarding_answer_shared",
+                user_id=newcomer_id,
+                channel_id=channel_id,
+                prompt=prompt,
+            )
+        ),
+        _section(quoted),
+    ]
+
+
+def onboarding_channels(channels: list[tuple[str, str]]) -> list[Block]:
+    """(channel, lead) for each channel where onboarding is on."""
+    if not channels:
+        return notice("onboarding_none")
+    return lines(
+        "onboarding_channel_line",
+        [{"channel_id": channel, "lead_id": lead} for channel, lead in channels],
+    )
 
 
 # -- your data ----------------------------------------------------------------------------

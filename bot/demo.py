@@ -19,20 +19,32 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from bot import blocks
-from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, Delivery, SlackEmulator
+from bot.emulator import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    GENERAL,
+    ApiCall,
+    Delivery,
+    SlackEmulator,
+    User,
+)
 from bot.export import export_jsonl
 from bot.help_requests import SUGGESTION_HOLD
-from bot.jobs import run_digests, run_held_routing, run_reflections
+from bot.jobs import run_digests, run_held_routing, run_onboarding_prompts, run_reflections
 from bot.reflection import list_schedules
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import Settings
 from bot.summary import subscriptions
+from storage import onboarding as onboarding_store
 from storage.db import create_db_engine, create_session_factory, session_scope
 from storage.types import utcnow
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
-NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave"}
+NINA = "U0NINA"
+NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol", DAVE: "dave", NINA: "nina"}
 _USER_MENTION = re.compile(r"<@(U[A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL_MENTION = re.compile(r"<#(C[A-Z0-9]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
@@ -106,6 +118,7 @@ def run_demo(console: Console) -> None:
                 _ask_scenario(transcript, scheduler_runtime)
                 _reflect_scenario(transcript, scheduler_runtime)
                 _summary_scenario(transcript, scheduler_runtime)
+                _onboarding_scenario(transcript, scheduler_runtime)
             finally:
                 scheduler_runtime.close()
         _report(console, database_url)
@@ -279,6 +292,44 @@ def _summary_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
     show.bot(f"posted in #general: {first_line} …")
     for chart in emulator.shared_files():
         show.bot(f"attached in the thread: {chart.filename} ({len(chart.data or b'')} bytes, PNG)")
+
+
+def _onboarding_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
+    emulator = show.emulator
+    show.step("16. A lead turns onboarding on for #general; bob volunteers as a buddy")
+    command = f"onboarding on <#{GENERAL}|general> Where the whole team shares what it learns."
+    show.says(ALICE, f"/learnloop {command}")
+    show.ack(emulator.slash_command(ALICE, GENERAL, "/learnloop", command), ALICE)
+    show.says(BOB, "/learnloop buddy on")
+    show.ack(emulator.slash_command(BOB, GENERAL, "/learnloop", "buddy on"), BOB)
+
+    show.step("17. A newcomer joins: a welcome DM, and the buddy is told")
+    emulator.add_user(User(NINA, "nina", "Nina Novak", "Europe/Madrid"))
+    show.console.print("[cyan]nina[/] joins #general")
+    emulator.member_joins(NINA, GENERAL, inviter=ALICE)
+    for user, marker in ((NINA, "Welcome to"), (BOB, "onboarding buddy of")):
+        sent = show.wait("chat.postMessage", _dm_to(emulator, user, marker))
+        show.bot(f"DM to {NAMES[user]}: {sent.params['text']}", only_for=user)
+
+    show.step("18. Her first working day at 10:00: a week-1 prompt, her answer reaches bob")
+    with session_scope(scheduler_runtime.sessions) as session:
+        enrolment = onboarding_store.get_enrolment(emulator.team_id, GENERAL, NINA, session=session)
+    assert enrolment is not None and enrolment.next_prompt_at is not None
+    show.console.print("[dim](the scheduler's sweep at 10:00 in Madrid)[/]")
+    run_onboarding_prompts(scheduler_runtime, enrolment.next_prompt_at + timedelta(seconds=1))
+    prompt = show.wait("chat.postMessage", _dm_to(emulator, NINA, "(1 of 10)"))
+    show.bot("DM to nina: " + str(prompt.params["text"]).replace("\n", " / "), only_for=NINA)
+    answer = "Bob walked me through the deploy pipeline; the runbook was out of date"
+    show.console.print(f"[cyan]nina[/] answers in the DM: {answer}")
+    emulator.post_message(NINA, emulator.open_im(NINA).id, answer)
+    shared = show.wait("chat.postMessage", _dm_to(emulator, BOB, answer))
+    show.bot("DM to bob: " + str(shared.params["text"]).replace("\n", " / "), only_for=BOB)
+
+
+def _dm_to(emulator: SlackEmulator, user: str, containing: str) -> Callable[[ApiCall], bool]:
+    """A check for a Web API call: a DM to `user` whose text contains `containing`."""
+    dm = emulator.open_im(user).id
+    return lambda call: call.params["channel"] == dm and containing in call.params["text"]
 
 
 def _wait_for_response(

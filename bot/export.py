@@ -17,6 +17,9 @@ from storage.models import (
     HelpRoute,
     MemberJoin,
     MemberRole,
+    OnboardingBuddy,
+    OnboardingChannel,
+    OnboardingEnrolment,
     ReflectionDelivery,
     ReflectionMute,
     ReflectionResponse,
@@ -44,6 +47,9 @@ PLAIN_RECORDS: dict[str, tuple[type[SQLModel], str | None]] = {
     "reflection_response": (ReflectionResponse, "user_id"),
     "reflection_mute": (ReflectionMute, "user_id"),
     "member_join": (MemberJoin, "user_id"),
+    "onboarding_channel": (OnboardingChannel, "enabled_by"),
+    "onboarding_buddy": (OnboardingBuddy, "user_id"),
+    "onboarding_enrolment": (OnboardingEnrolment, "user_id"),
 }
 
 

@@ -378,13 +378,16 @@ def in_do_not_disturb(client: WebClient, user_id: str) -> bool:
     return bool(dnd.get("snooze_enabled") or dnd.get("dnd_enabled"))
 
 
-def in_working_hours(tz_name: str | None, now: datetime) -> bool:
-    """Monday to Friday, 09:00 to 18:00 in the person's own time zone (UTC when unknown)."""
+def in_working_hours(
+    tz_name: str | None, now: datetime, *, end_hour: int = WORKDAY_END_HOUR
+) -> bool:
+    """Monday to Friday, 09:00 to 18:00 (or `end_hour`) in the person's own time zone (UTC
+    when unknown)."""
     try:
         local = now.astimezone(ZoneInfo(tz_name or "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
         local = now
-    return local.weekday() < 5 and WORKDAY_START_HOUR <= local.hour < WORKDAY_END_HOUR
+    return local.weekday() < 5 and WORKDAY_START_HOUR <= local.hour < end_hour
 
 
 def _notify_followers(

@@ -16,7 +16,7 @@ from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import help_requests, outbox, reflection, summary
+from bot import help_requests, onboarding, outbox, reflection, summary
 from bot.leader import LeaderLease
 from bot.runtime import Runtime
 from storage.types import utcnow
@@ -49,6 +49,12 @@ def run_reminders(runtime: Runtime, now: datetime) -> list[int]:
     return runtime.sweep(reflection.remind_due, now=now)
 
 
+def run_onboarding_prompts(runtime: Runtime, now: datetime) -> list[int]:
+    """Send newcomers' due week-1 prompts once each; anywhere, any number of times."""
+    grace = timedelta(minutes=runtime.settings.reflection_grace_minutes)
+    return runtime.sweep(onboarding.send_due_prompts, now=now, grace=grace)
+
+
 def run_digests(runtime: Runtime, now: datetime) -> list[int]:
     """Post due weekly digests once per channel and week; anywhere, any number of times."""
     return runtime.sweep(summary.post_due_digests, now=now, default_zone=runtime.settings.timezone)
@@ -69,6 +75,7 @@ def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     run_escalations(runtime, now)
     run_reflections(runtime, now)
     run_reminders(runtime, now)
+    run_onboarding_prompts(runtime, now)
     run_digests(runtime, now)
 
 

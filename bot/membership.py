@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.onboarding import promise_welcome
 from storage import membership as store
 
 
@@ -17,10 +18,12 @@ def member_joined(
     *,
     inviter_id: str | None = None,
     session: Session,
-) -> bool:
-    """Record a join; True when this is the person's first join of the channel."""
+) -> int | None:
+    """Record a join. Someone's first join of a channel where onboarding is on promises their
+    welcome in the same transaction: returns that follow-up (None for a rejoin or a retry)."""
     first = store.record_join(
         team_id, channel_id, user_id, joined_at, inviter_id=inviter_id, session=session
     )
+    welcome = promise_welcome(team_id, channel_id, user_id, session=session) if first else None
     session.commit()
-    return first
+    return welcome

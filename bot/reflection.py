@@ -20,13 +20,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import blocks
+from bot import blocks, outbox
 from bot.dates import TIME_OF_DAY, WEEKDAYS, end_of, wall_clock, weekday, zone
 from bot.replies import post, post_dm
 from bot.roles import require_lead_or_manager, require_manager
 from bot.slack_client import ClientFor
 from bot.text import channel_reference
 from prompts.prompt_sets import PromptSet, load_prompt_sets
+from storage import onboarding as onboarding_store
 from storage import reflection as store
 from storage.models import Frequency, ReflectionRun, ReflectionSchedule
 from storage.types import utcnow
@@ -39,6 +40,8 @@ DM_ANSWER_WINDOW = timedelta(days=7)
 MAX_REMINDER_MINUTES = 7 * 24 * 60
 _TICK = timedelta(seconds=1)
 SET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+# The follow-up (bot.outbox) that shows a newcomer's answer to their buddy and lead.
+SHARE_ONBOARDING_ANSWER = "onboarding.share_answer"
 
 
 class ScheduleError(ValueError):
@@ -488,15 +491,29 @@ def _deliver_by_dm(
         seen.add(zone)
         if user_id in muted or (zones is not None and zone not in zones):
             continue
-        delivery = store.claim_delivery(run, user_id, session=session)
-        if delivery is None:
-            continue
-        session.commit()
-        dm, ts = post_dm(client, user_id, message)
-        store.set_delivery_message(delivery, dm, ts, session=session)
-        store.mark_run_sent(run, None, session=session)  # summaries count runs by when sent
-        session.commit()
+        deliver_dm(run, user_id, message, session=session, client=client)
     return ",".join(sorted(seen))
+
+
+def deliver_dm(
+    run: ReflectionRun,
+    user_id: str,
+    message: list[blocks.Block],
+    *,
+    session: Session,
+    client: WebClient,
+) -> bool:
+    """A run's prompt to one person by DM, once whatever retries happen (their next messages
+    in that DM answer it); False when they already got it. Commits."""
+    delivery = store.claim_delivery(run, user_id, session=session)
+    if delivery is None:
+        return False
+    session.commit()
+    dm, ts = post_dm(client, user_id, message)
+    store.set_delivery_message(delivery, dm, ts, session=session)
+    store.mark_run_sent(run, None, session=session)  # summaries count runs by when sent
+    session.commit()
+    return True
 
 
 def _member_zones(client: WebClient, channel_id: str) -> str:
@@ -547,16 +564,23 @@ def remind_due(now: datetime, *, session: Session, clients: ClientFor) -> list[i
 
 def record_dm_response(
     team_id: str, dm_channel_id: str, ts: str, user_id: str, text: str, *, session: Session
-) -> bool:
-    """A message in a DM where a prompt was delivered lately answers the latest prompt."""
+) -> int | None:
+    """A message in a DM where a prompt was delivered lately answers the latest prompt. An
+    answer to a newcomer's onboarding prompt is shared with their buddy and lead: returns the
+    follow-up that does it, stored with the answer."""
     delivery = store.latest_delivery(team_id, dm_channel_id, user_id, session=session)
     if delivery is None or utcnow() - delivery.sent_at > DM_ANSWER_WINDOW:
-        return False
+        return None
     run = store.get_run(delivery.run_id, session=session)
     assert run is not None
     stored = store.add_response(run, user_id, dm_channel_id, ts, text, session=session)
+    follow_up = None
+    if stored and onboarding_store.enrolment_of_schedule(run.schedule_id, session=session):
+        follow_up = outbox.enqueue(
+            team_id, SHARE_ONBOARDING_ANSWER, session=session, channel_id=dm_channel_id, ts=ts
+        )
     session.commit()
-    return stored
+    return follow_up
 
 
 def mute(team_id: str, user_id: str, until: date | None, *, session: Session) -> None:

@@ -19,7 +19,8 @@ async def handle_member_joined_channel(
     user_id = slack_id(event.get("user"))
     channel_id = slack_id(event.get("channel"))
     if user_id is not None and channel_id is not None and user_id != context.bot_user_id:
-        await runtime_of(context).call(
+        runtime = runtime_of(context)
+        welcome = await runtime.call(
             membership.member_joined,
             team_id=str(context.team_id),
             channel_id=channel_id,
@@ -27,6 +28,7 @@ async def handle_member_joined_channel(
             joined_at=utcnow(),
             inviter_id=slack_id(event.get("inviter")),
         )
+        runtime.kick(welcome, token=context.bot_token)
     await ack()
 
 

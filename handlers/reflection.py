@@ -170,7 +170,8 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         return
     thread_ts = thread_of_reply(event)
     if event.get("channel_type") == "im" and not event.get("thread_ts"):
-        await runtime_of(context).call(
+        runtime = runtime_of(context)
+        sharing = await runtime.call(
             reflection.record_dm_response,
             team_id=str(context.team_id),
             dm_channel_id=event["channel"],
@@ -178,6 +179,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             user_id=event["user"],
             text=text_of(event.get("text")),
         )
+        runtime.kick(sharing, token=context.bot_token)
         return
     if thread_ts is None:
         return

@@ -338,6 +338,9 @@ class ReflectionSchedule(SQLModel, table=True):
     remind_after_minutes: int | None = None
     # Prompts of the set already sent in this rotation, so none repeats until all were asked.
     prompts_sent: int = Field(default=0)
+    # A schedule for one person (a newcomer's onboarding prompts, bot.onboarding): only they
+    # get its prompts, it is driven by the onboarding sweep and kept out of /reflect's list.
+    recipient_id: str | None = Field(default=None, max_length=32)
     paused: bool = Field(default=False)
     # Biweekly schedules fire on the weeks of this date's parity.
     anchor: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -517,6 +520,68 @@ class MemberJoin(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     inviter_id: str | None = Field(default=None, max_length=32)
     joined_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OnboardingChannel(SQLModel, table=True):
+    """A channel whose newcomers are welcomed by DM; the lead who turned it on hears about
+    newcomers without a buddy and sees their week-1 answers."""
+
+    __tablename__ = "onboarding_channel"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_onboarding_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    # What the channel is about, as the lead typed it (Slack mrkdwn).
+    about: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    enabled_by: str = Field(max_length=32)
+    enabled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OnboardingBuddy(SQLModel, table=True):
+    """Someone who volunteered to be a newcomer's buddy; when they were last chosen spreads
+    newcomers over the volunteers."""
+
+    __tablename__ = "onboarding_buddy"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_onboarding_buddy"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    # Off keeps the row, so volunteering again does not jump the assignment queue.
+    volunteering: bool = Field(default=True)
+    last_assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OnboardingEnrolment(SQLModel, table=True):
+    """A newcomer welcomed to a channel: their buddy, the lead, and their week-1 prompts (a
+    reflection schedule of their own, whose runs and answers are the reflection machinery's)."""
+
+    __tablename__ = "onboarding_enrolment"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "user_id", name="uq_onboarding_enrolment"),
+        Index("ix_onboarding_enrolment_due", "next_prompt_at"),
+        Index("ix_onboarding_enrolment_schedule", "schedule_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    buddy_id: str | None = Field(default=None, max_length=32)
+    lead_id: str = Field(max_length=32)
+    schedule_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("reflection_schedule.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    prompts_sent: int = Field(default=0)
+    # The next week-1 prompt (10:00 on a weekday in the newcomer's zone); None when all went.
+    next_prompt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set once each DM went out, so a replayed welcome sends only what is missing.
+    welcomed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    buddy_told_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class FollowUp(SQLModel, table=True):

@@ -25,6 +25,9 @@ from storage.models import (
     HelpRoute,
     MemberJoin,
     MemberRole,
+    OnboardingBuddy,
+    OnboardingChannel,
+    OnboardingEnrolment,
     ReflectionDelivery,
     ReflectionMute,
     ReflectionResponse,
@@ -53,6 +56,10 @@ _OWN_ROWS: tuple[tuple[type[SQLModel], str], ...] = (
     (ReflectionResponse, "user_id"),
     (ReflectionMute, "user_id"),
     (MemberJoin, "user_id"),
+    (OnboardingBuddy, "user_id"),
+    (OnboardingEnrolment, "user_id"),
+    # A newcomer's own week-1 prompt schedule, with its runs (ON DELETE CASCADE).
+    (ReflectionSchedule, "recipient_id"),
 )
 
 
@@ -88,6 +95,8 @@ _KEPT = (
     _Kept(CustomPrompt, ("added_by",)),
     _Kept(SummarySubscription, ("created_by",)),
     _Kept(MemberJoin, ("inviter_id",)),
+    _Kept(OnboardingChannel, ("enabled_by",), text="about"),
+    _Kept(OnboardingEnrolment, ("buddy_id", "lead_id")),
 )
 
 

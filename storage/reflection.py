@@ -26,15 +26,21 @@ def add_schedule(schedule: ReflectionSchedule, *, session: Session) -> None:
 
 
 def get_schedule(team_id: str, schedule_id: int, *, session: Session) -> ReflectionSchedule | None:
+    """A lead's schedule (not one person's onboarding prompts), if it is the workspace's."""
     schedule = session.get(ReflectionSchedule, schedule_id)
-    return schedule if schedule is not None and schedule.team_id == team_id else None
+    if schedule is None or schedule.team_id != team_id or schedule.recipient_id is not None:
+        return None
+    return schedule
 
 
 def list_schedules(team_id: str, *, session: Session) -> list[ReflectionSchedule]:
     return list(
         session.exec(
             select(ReflectionSchedule)
-            .where(ReflectionSchedule.team_id == team_id)
+            .where(
+                ReflectionSchedule.team_id == team_id,
+                col(ReflectionSchedule.recipient_id).is_(None),
+            )
             .order_by(col(ReflectionSchedule.id))
         )
     )

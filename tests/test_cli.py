@@ -145,6 +145,15 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "Every Mon at 09:00 (UTC) I'll post the digest of the whole workspace in #general",
         "posted in #general: *📊 LearnLoop summary for the whole workspace",
         "attached in the thread: learnloop-2026-W",
+        "(only visible to alice): 👋 Onboarding is on in #general",
+        "(only visible to nina): DM to nina: 👋 *Welcome to #general, @nina!*",
+        "Where the whole team shares what it learns.",
+        "• `#postgres`: @bob, @carol",
+        "*Your onboarding buddy is @bob*",
+        "(only visible to bob): DM to bob: 🤝 You are now the onboarding buddy of @nina",
+        "(1 of 10)",
+        "DM to bob: @nina (new in #general) answered",
+        "reflection from nina: Bob walked me through the deploy pipeline",
         "5 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"

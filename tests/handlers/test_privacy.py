@@ -17,6 +17,7 @@ from storage.models import (
     HelpRequest,
     HelpRoute,
     HelpStatus,
+    OnboardingEnrolment,
     ReflectionDelivery,
     ReflectionRun,
     RouteAnswer,
@@ -92,10 +93,13 @@ def seed_through_slack(emulator: SlackEmulator, engine: Engine) -> None:
         ("/reflect", "mute"),
         ("/reflect", "prompts add alice-set What did alice change?"),
         ("/summary", "subscribe <#C0ENG|engineering> mon 09:00"),
+        ("/learnloop", f"onboarding on <#{RANDOM}|random> Ask <@{ALICE}|alice> anything"),
+        ("/learnloop", "buddy on"),
     ):
         command(emulator, ALICE, name, text)
     emulator.member_joins(ALICE, RANDOM)
     emulator.member_joins(BOB, RANDOM, inviter=ALICE)
+    eventually(lambda: len(stored(engine, OnboardingEnrolment)) == 2, what="both welcomed")
     command(emulator, BOB, "/reflect", "schedule weekly mon 10:00 Europe/London")
     command(emulator, ALICE, "/reflect", "now 1")
     prompt = emulator.wait_for_call(
