@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.onboarding import promise_welcome
+from bot.outbox import Promised
 from storage import membership as store
 
 
@@ -18,7 +19,7 @@ def member_joined(
     *,
     inviter_id: str | None = None,
     session: Session,
-) -> int | None:
+) -> Promised | None:
     """Record a join. Someone's first join of a channel where onboarding is on promises their
     welcome in the same transaction: returns that follow-up (None for a rejoin or a retry)."""
     first = store.record_join(

@@ -132,7 +132,9 @@ def volunteer(team_id: str, user_id: str, volunteering: bool, *, session: Sessio
 # -- the welcome ----------------------------------------------------------------------------
 
 
-def promise_welcome(team_id: str, channel_id: str, user_id: str, *, session: Session) -> int | None:
+def promise_welcome(
+    team_id: str, channel_id: str, user_id: str, *, session: Session
+) -> outbox.Promised | None:
     """In the join's transaction: the welcome's follow-up when onboarding is on there."""
     if store.get_channel(team_id, channel_id, session=session) is None:
         return None

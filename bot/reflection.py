@@ -564,7 +564,7 @@ def remind_due(now: datetime, *, session: Session, clients: ClientFor) -> list[i
 
 def record_dm_response(
     team_id: str, dm_channel_id: str, ts: str, user_id: str, text: str, *, session: Session
-) -> int | None:
+) -> outbox.Promised | None:
     """A message in a DM where a prompt was delivered lately answers the latest prompt. An
     answer to a newcomer's onboarding prompt is shared with their buddy and lead: returns the
     follow-up that does it, stored with the answer."""
