@@ -165,7 +165,7 @@ def _describe(error: Exception) -> str:
 def _tasks() -> dict[str, Task]:
     """The follow-ups there are, by the name stored in a row. Imported here, not at the top,
     because the services that enqueue them import this module."""
-    from bot import help_requests, til
+    from bot import help_requests, mentoring, til
     from storage.models import RouteAnswer
 
     def plain(service: Task) -> Task:
@@ -199,4 +199,6 @@ def _tasks() -> dict[str, Task]:
         "help.resolve_by_button": plain(help_requests.resolve_by_button),
         "help.resolve_by_reaction": with_team(help_requests.resolve_by_reaction),
         "help.save_answer": plain(help_requests.save_answer_as_til),
+        mentoring.INTRODUCE: plain(mentoring.introduce),
+        mentoring.SHOW_PAIR: plain(mentoring.show_pair),
     }

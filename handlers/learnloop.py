@@ -1,4 +1,5 @@
-"""/learnloop: roles, your own data (export-me, forget-me) and the list of every command."""
+"""/learnloop: roles, mentoring pairs (handlers.mentoring), your own data (export-me,
+forget-me) and the list of every command."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot import blocks, privacy, roles
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import mentioned_users
+from handlers.mentoring import MENTOR_WORD, mentor_command
 from handlers.payloads import command_text
 from storage.models import Role
 
@@ -24,6 +26,8 @@ async def handle_learnloop_command(
     words = command_text(command).split()
     if words[:1] == ["role"]:
         reply = await _set_role(words[1:], command["user_id"], context)
+    elif words[:1] == [MENTOR_WORD]:
+        reply = await mentor_command(words[1:], command, context)
     elif words == [FORGET_ME_WORD]:
         reply = blocks.forget_me_confirmation(command["user_id"])
     elif words == [EXPORT_ME_WORD]:

@@ -25,6 +25,9 @@ from storage.models import (
     HelpRoute,
     MemberJoin,
     MemberRole,
+    MentoringSettings,
+    MentorPair,
+    MentorSignup,
     ReflectionDelivery,
     ReflectionMute,
     ReflectionResponse,
@@ -53,6 +56,7 @@ _OWN_ROWS: tuple[tuple[type[SQLModel], str], ...] = (
     (ReflectionResponse, "user_id"),
     (ReflectionMute, "user_id"),
     (MemberJoin, "user_id"),
+    (MentorSignup, "user_id"),
 )
 
 
@@ -88,6 +92,9 @@ _KEPT = (
     _Kept(CustomPrompt, ("added_by",)),
     _Kept(SummarySubscription, ("created_by",)),
     _Kept(MemberJoin, ("inviter_id",)),
+    # The other person's pairing history stays (and so does "never paired again").
+    _Kept(MentorPair, ("mentor_id", "seeker_id", "ended_by")),
+    _Kept(MentoringSettings, ("updated_by",)),
 )
 
 
