@@ -145,6 +145,10 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "Every Mon at 09:00 (UTC) I'll post the digest of the whole workspace in #general",
         "posted in #general: *📊 LearnLoop summary for the whole workspace",
         "attached in the thread: learnloop-2026-W",
+        "(only visible to bob): You offer to mentor on `#postgres`, `#sql`",
+        "in a group DM with bob and dave: 🤝 *A mentoring pair:* @bob offered to mentor and @dave",
+        "*A first topic:* @dave asked “Which of our queries are slow",
+        "mentoring pair: bob mentors dave on postgres",
         "5 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"

@@ -196,6 +196,17 @@ def test_a_round_pairs_on_shared_tags_once_and_opens_a_group_dm_with_a_first_top
     rounds = [r["due_at"] for r in records if r["type"] == "mentor_round"]
     assert rounds == [due.isoformat().replace("+00:00", "Z")]
 
+    emulator.slash_command(BOB, GENERAL, "/learnloop", "export-me")
+    [shared] = eventually(lambda: emulator.shared_files(), what="bob's own export")
+    assert shared.data is not None
+    his = json.loads(shared.data)["records"]
+    assert [(r["mentor_id"], r["seeker_id"]) for r in his if r["type"] == "mentor_pair"] == [
+        (ALICE, BOB)
+    ], "his pair is in his own export"
+    assert [(r["side"], r["tag"]) for r in his if r["type"] == "mentor_signup"] == [
+        ("seek", "postgres")
+    ], "his seeks, and nobody else's offers"
+
 
 def test_without_a_question_the_topic_is_the_mentors_most_liked_til_else_a_general_one(
     server: BackgroundServer, scheduler: Runtime, emulator: SlackEmulator, engine: Engine
