@@ -237,8 +237,10 @@ def form_due_rounds(
     formed = []
     for team_id in store.teams_signed_up(session=session):
         due = next_round_at(team_id, session=session)
+        if due is None or due > now:
+            continue
         client = clients(team_id)
-        if due is None or due > now or client is None:
+        if client is None:
             continue
         period = timedelta(weeks=store.rhythm(team_id, session=session).every_weeks)
         while due + period <= now:
@@ -254,7 +256,9 @@ def form_due_rounds(
             try:
                 outbox.run(follow_up, session=session, client=client, settings=settings)
             except Exception:
-                logger.warning("mentoring intro for pair %s failed; replayed later", pair_id)
+                logger.warning(
+                    "mentoring intro for pair %s failed; replayed later", pair_id, exc_info=True
+                )
     return formed
 
 
@@ -280,8 +284,8 @@ def _pair_up(round_: MentorRound, *, session: Session) -> list[tuple[int, int]]:
         pair = store.add_pair(
             round_, match.mentor_id, match.seeker_id, list(match.tags), session=session
         )
-        follow_up = outbox.enqueue(team_id, INTRODUCE, session=session, pair_id=pair.id)
         assert pair.id is not None
+        follow_up = outbox.enqueue(team_id, INTRODUCE, session=session, pair_id=pair.id)
         introductions.append((pair.id, follow_up))
     return introductions
 

@@ -15,12 +15,13 @@ from sqlmodel import Session, SQLModel, col, select
 
 from bot import blocks
 from bot.emulator import ALICE, BOB, CAROL, DAVE, ENGINEERING, GENERAL, Message, SlackEmulator
-from bot.jobs import run_mentoring
+from bot.jobs import run_follow_ups, run_mentoring
 from bot.mentoring import Candidates, choose_pairs, first_round_after, next_round_at
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer
 from bot.settings import Settings
 from storage.models import HelpRequest, MentorPair, MentorRound, PairStatus, Til
+from storage.types import utcnow
 from tests.conftest import eventually
 from tests.test_cli import learnloop
 
@@ -34,6 +35,12 @@ def mentor(emulator: SlackEmulator, user: str, words: str = "", channel: str = G
     reply = delivery.json()
     assert reply["response_type"] == "ephemeral", "only the person sees the answer"
     return str(reply["text"])
+
+
+def sign_ups(emulator: SlackEmulator, *offers_and_seeks: tuple[str, str]) -> None:
+    """Each (person, "offer|seek #tag …") typed in #general, in order."""
+    for user, words in offers_and_seeks:
+        assert "You " in mentor(emulator, user, words), f"{user} signed up: {words}"
 
 
 @pytest.fixture
@@ -129,10 +136,13 @@ def test_a_round_pairs_on_shared_tags_once_and_opens_a_group_dm_with_a_first_top
     asked = eventually(
         lambda: [q for q in stored(engine, HelpRequest) if q.permalink], what="the question posted"
     )
-    mentor(emulator, ALICE, "offer #postgres #sql")
-    mentor(emulator, BOB, "seek #postgres")
-    mentor(emulator, CAROL, "offer #kafka")
-    mentor(emulator, DAVE, "seek #rust")
+    sign_ups(
+        emulator,
+        (ALICE, "offer #postgres #sql"),
+        (BOB, "seek #postgres"),
+        (CAROL, "offer #kafka"),
+        (DAVE, "seek #rust"),
+    )
 
     due = next_round(engine, emulator.team_id)
     assert due == first_round_after(datetime.now(UTC)), "the first Monday 10:00 UTC from now"
@@ -218,10 +228,13 @@ def test_without_a_question_the_topic_is_the_mentors_most_liked_til_else_a_gener
     eventually(lambda: len(stored(engine, Til)) == 2, what="alice's TILs")
     emulator.add_reaction(CAROL, GENERAL, liked, "tada")
     eventually(lambda: any(t.reaction_count for t in stored(engine, Til)), what="the reaction")
-    mentor(emulator, ALICE, "offer #postgres")
-    mentor(emulator, BOB, "seek #postgres")
-    mentor(emulator, CAROL, "offer #kafka")
-    mentor(emulator, DAVE, "seek #kafka")
+    sign_ups(
+        emulator,
+        (ALICE, "offer #postgres"),
+        (BOB, "seek #postgres"),
+        (CAROL, "offer #kafka"),
+        (DAVE, "seek #kafka"),
+    )
 
     by_mentor = {pair.mentor_id: pair for pair in form_round(scheduler, engine, emulator.team_id)}
     til_topic = intro(emulator, by_mentor[ALICE]).text
@@ -236,10 +249,13 @@ def test_without_a_question_the_topic_is_the_mentors_most_liked_til_else_a_gener
 def test_pairs_never_repeat_unless_skipped_and_only_the_two_can_skip_or_end(
     server: BackgroundServer, scheduler: Runtime, emulator: SlackEmulator, engine: Engine
 ) -> None:
-    mentor(emulator, ALICE, "offer #postgres")
-    mentor(emulator, BOB, "seek #postgres")
-    mentor(emulator, CAROL, "offer #python")
-    mentor(emulator, DAVE, "seek #python")
+    sign_ups(
+        emulator,
+        (ALICE, "offer #postgres"),
+        (BOB, "seek #postgres"),
+        (CAROL, "offer #python"),
+        (DAVE, "seek #python"),
+    )
     first = form_round(scheduler, engine, emulator.team_id)
     assert sorted(map(who, first)) == [
         (ALICE, BOB, "postgres", PairStatus.ACTIVE),
@@ -314,15 +330,35 @@ def test_pairs_never_repeat_unless_skipped_and_only_the_two_can_skip_or_end(
     ]
 
 
+def test_an_intro_slack_failed_to_take_is_posted_later_once_in_the_same_group_dm(
+    server: BackgroundServer, scheduler: Runtime, emulator: SlackEmulator, engine: Engine
+) -> None:
+    sign_ups(emulator, (ALICE, "offer #postgres"), (BOB, "seek #postgres"))
+    emulator.fail("chat.postMessage", status=503, times=3)  # outlasting the client's retries
+    [pair] = form_round(scheduler, engine, emulator.team_id)
+    assert pair.channel_id is not None and pair.message_ts is None, "opened, not yet posted"
+    assert emulator.messages(pair.channel_id) == []
+
+    replayed = run_follow_ups(scheduler, utcnow() + timedelta(minutes=5))
+    assert len(replayed) == 1, "the sweep posts the intro it promised"
+    [posted] = pairs(engine)
+    assert [m.ts for m in emulator.messages(pair.channel_id)] == [posted.message_ts]
+    assert len(emulator.calls_to("conversations.open")) == 1, "the same group DM"
+    assert run_follow_ups(scheduler, utcnow() + timedelta(minutes=10)) == [], "posted once"
+
+
 def test_each_person_is_in_one_new_pair_a_round_more_shared_tags_first(
     server: BackgroundServer, scheduler: Runtime, emulator: SlackEmulator, engine: Engine
 ) -> None:
-    mentor(emulator, DAVE, "offer #postgres")
-    mentor(emulator, DAVE, "seek #kafka")
-    mentor(emulator, CAROL, "seek #postgres")
-    mentor(emulator, BOB, "seek #postgres #sql")
-    mentor(emulator, BOB, "offer #kafka")
-    mentor(emulator, ALICE, "offer #postgres #sql")
+    sign_ups(
+        emulator,
+        (DAVE, "offer #postgres"),
+        (DAVE, "seek #kafka"),
+        (CAROL, "seek #postgres"),
+        (BOB, "seek #postgres #sql"),
+        (BOB, "offer #kafka"),
+        (ALICE, "offer #postgres #sql"),
+    )
 
     formed = form_round(scheduler, engine, emulator.team_id)
     assert sorted(map(who, formed)) == [
