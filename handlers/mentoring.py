@@ -10,7 +10,7 @@ from bot import blocks, mentoring
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import command_tags
-from handlers.payloads import actor_id, record_id
+from handlers.payloads import actor_id, record_id, response_url_of
 from storage.models import MentorSide, PairStatus
 
 MENTOR_WORD = "mentor"
@@ -117,6 +117,8 @@ async def handle_pair_button(
     if closed.outcome is mentoring.Closing.DONE:
         runtime.kick(closed.follow_up, token=context.bot_token)
         return
+    if response_url_of(body) is None:
+        return  # nowhere to answer privately
     if closed.outcome is mentoring.Closing.NOT_THEIRS and closed.pair is not None:
         people = {"mentor_id": closed.pair.mentor_id, "seeker_id": closed.pair.seeker_id}
         reply = blocks.notice("mentor_not_your_pair", **people)
