@@ -10,11 +10,12 @@ from bot import health_report, summary_report
 from bot.settings import HelpPolicy
 from bot.text import without_markup
 from prompts import render
-from storage.models import HelpRequest, HelpStatus, RouteAnswer, Til
+from storage.models import HelpRequest, HelpStatus, MentorPair, PairStatus, RouteAnswer, Til
 from storage.summary import PersonalWeek
 
 if TYPE_CHECKING:
     from bot.health import Health
+    from bot.mentoring import Overview
     from bot.summary import Summary
 
 Block = dict[str, Any]
@@ -42,6 +43,8 @@ ANSWER_LINK_BLOCK = "link"
 ANSWER_LINK_INPUT = "url"
 FORGET_ME_CONFIRM = "forget_me_confirm"
 FORGET_ME_CANCEL = "forget_me_cancel"
+MENTOR_SKIP = "mentor_skip"
+MENTOR_END = "mentor_end"
 ROUTE_ANSWERS = {
     HELP_TAKE: RouteAnswer.TAKEN,
     HELP_DECLINE: RouteAnswer.DECLINED,
@@ -613,3 +616,96 @@ def home(user_id: str, week: str, mine: PersonalWeek, team: tuple[Summary, Healt
         blocks += [{"type": "divider"}, _section(f"*{render('home_health_title')}*")]
         blocks += health(community)
     return {"type": "home", "blocks": blocks}
+
+
+# -- mentoring ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A first topic for a mentoring pair: "question" (the seeker's), "til" (the mentor's) or
+    "generic"."""
+
+    kind: str
+    text: str = ""
+    permalink: str | None = None
+
+
+def mentor_pair(pair: MentorPair, topic: Topic) -> list[Block]:
+    """The intro in the pair's group DM; Skip and End buttons while the pair is active."""
+    people = {"mentor_id": pair.mentor_id, "seeker_id": pair.seeker_id}
+    tags = _hashtags(pair.tags.split())
+    blocks = [
+        _section(render("mentor_intro", tags=tags, **people)),
+        _section(_topic(topic, tags, people)),
+    ]
+    if pair.status is PairStatus.ACTIVE:
+        value = str(pair.id)
+        blocks += [
+            _context(render("mentor_intro_footer")),
+            {
+                "type": "actions",
+                "elements": [
+                    _button("Skip this round", MENTOR_SKIP, value),
+                    _button("End pairing", MENTOR_END, value, "danger"),
+                ],
+            },
+        ]
+    else:
+        blocks.append(_context(render(f"mentor_pair_{pair.status.value}", user_id=pair.ended_by)))
+    return blocks
+
+
+def _topic(topic: Topic, tags: str, people: dict[str, str]) -> str:
+    if topic.kind == "generic":
+        return render("mentor_topic_generic", tags=tags)
+    snippet = _clip(without_markup(topic.text), SEARCH_SNIPPET_LENGTH)
+    link = f" <{topic.permalink}|open>" if topic.permalink else ""
+    return render(f"mentor_topic_{topic.kind}", text=snippet, link=link, **people)
+
+
+def mentor_overview(user_id: str, overview: Overview) -> list[Block]:
+    """`/learnloop mentor`: what the person offers and seeks, their pairs, the rhythm."""
+    nothing = render("mentor_nothing_yet")
+    lines = [
+        render("mentor_offers", tags=_hashtags(overview.offers) if overview.offers else nothing),
+        render("mentor_seeks", tags=_hashtags(overview.seeks) if overview.seeks else nothing),
+    ]
+    for pair in overview.pairs:
+        mentoring = pair.mentor_id == user_id
+        lines.append(
+            render(
+                "mentor_pair_as_mentor" if mentoring else "mentor_pair_as_seeker",
+                user_id=pair.seeker_id if mentoring else pair.mentor_id,
+                tags=_hashtags(pair.tags.split()),
+                where=f" in <#{pair.channel_id}>" if pair.channel_id else "",
+            )
+        )
+    if not overview.pairs:
+        lines.append(render("mentor_no_pairs"))
+    return [_section("\n".join(lines)), _context(mentor_rhythm(overview))]
+
+
+def mentor_rhythm(overview: Overview) -> str:
+    """How often rounds are formed, whether across teams, and when the next one is."""
+    return render(
+        "mentor_rhythm",
+        weeks=str(overview.rhythm.every_weeks),
+        scope=render("mentor_cross_team" if overview.rhythm.cross_team else "mentor_same_team"),
+        next_round=(
+            f"{overview.next_round:%a %d %b %Y, %H:%M} UTC"
+            if overview.next_round is not None
+            else "after the first sign-up"
+        ),
+    )
+
+
+def mentor_signed_up(side: str, tags: list[str], overview: Overview) -> list[Block]:
+    return [
+        _section(render(f"mentor_signed_up_{side}", tags=_hashtags(tags))),
+        _context(mentor_rhythm(overview)),
+    ]
+
+
+def mentor_rhythm_set(overview: Overview) -> list[Block]:
+    return [_section(render("mentor_rhythm_set", rhythm=mentor_rhythm(overview)))]

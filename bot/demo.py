@@ -32,7 +32,14 @@ from bot.emulator import (
 )
 from bot.export import export_jsonl
 from bot.help_requests import SUGGESTION_HOLD
-from bot.jobs import run_digests, run_held_routing, run_onboarding_prompts, run_reflections
+from bot.jobs import (
+    run_digests,
+    run_held_routing,
+    run_mentoring,
+    run_onboarding_prompts,
+    run_reflections,
+)
+from bot.mentoring import next_round_at
 from bot.reflection import list_schedules
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer, build_web_app
@@ -119,6 +126,7 @@ def run_demo(console: Console) -> None:
                 _reflect_scenario(transcript, scheduler_runtime)
                 _summary_scenario(transcript, scheduler_runtime)
                 _onboarding_scenario(transcript, scheduler_runtime)
+                _mentoring_scenario(transcript, scheduler_runtime)
             finally:
                 scheduler_runtime.close()
         _report(console, database_url)
@@ -332,6 +340,23 @@ def _dm_to(emulator: SlackEmulator, user: str, containing: str) -> Callable[[Api
     return lambda call: call.params["channel"] == dm and containing in call.params["text"]
 
 
+def _mentoring_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
+    emulator = show.emulator
+    show.step("19. Mentoring: a mentor offers, a colleague seeks, a round pairs them")
+    for user, words in ((BOB, "mentor offer #postgres #sql"), (DAVE, "mentor seek #postgres")):
+        show.says(user, f"/learnloop {words}")
+        show.ack(emulator.slash_command(user, GENERAL, "/learnloop", words), user)
+    with session_scope(scheduler_runtime.sessions) as session:
+        due = next_round_at(emulator.team_id, session=session)
+    assert due is not None
+    show.console.print(f"[dim](the scheduler's sweep at the round, {due:%A %H:%M} UTC)[/]")
+    run_mentoring(scheduler_runtime, due + timedelta(seconds=1))
+    opened = show.wait("conversations.open", lambda call: "," in str(call.params.get("users")))
+    group = str(opened.response["channel"]["id"])
+    intro = show.wait("chat.postMessage", lambda call: call.params.get("channel") == group)
+    show.bot("in a group DM with bob and dave: " + str(intro.params["text"]).replace("\n", " / "))
+
+
 def _wait_for_response(
     emulator: SlackEmulator, *, seen: int = 0, timeout: float = 10
 ) -> dict[str, Any]:
@@ -366,6 +391,12 @@ def _report(console: Console, database_url: str) -> None:
         console.print(
             f"• question from {NAMES.get(question['asker_id'])}: {escape(question['text'])}  "
             f"[dim]{question['status']}, answered by {NAMES.get(question['answerer_id'])}[/]",
+            highlight=False,
+        )
+    for pair in (record for record in kept if record["type"] == "mentor_pair"):
+        console.print(
+            f"• mentoring pair: {NAMES.get(pair['mentor_id'])} mentors "
+            f"{NAMES.get(pair['seeker_id'])} on {pair['tags']}  [dim]{pair['status']}[/]",
             highlight=False,
         )
     for answer in (record for record in kept if record["type"] == "reflection_response"):

@@ -98,6 +98,8 @@ class Channel:
     is_private: bool = False
     is_im: bool = False
     members: frozenset[str] = frozenset()
+    is_mpim: bool = False
+    """A group DM (conversations.open with several users): private, bot included."""
 
 
 @dataclass(frozen=True)
@@ -663,7 +665,8 @@ class SlackEmulator:
     def post_message(
         self, user: str, channel: str, text: str, *, thread_ts: str | None = None
     ) -> tuple[str, Delivery | None]:
-        """Post as a user; delivers the ``message`` event only when the bot is in the channel.
+        """Post as a user; delivers the ``message`` event only when the bot is in the channel,
+        and not from a group DM (LearnLoop does not subscribe to ``message.mpim``).
 
         A mention of the bot is also delivered as an ``app_mention`` event, as Slack does.
         """
@@ -672,7 +675,7 @@ class SlackEmulator:
             self._require_member(ch, user)
             blocks = [_rich_text_block(text)]
             msg = self._add_message(ch, user=user, text=text, blocks=blocks, thread_ts=thread_ts)
-            if self.bot_user_id not in ch.members:
+            if self.bot_user_id not in ch.members or ch.is_mpim:
                 return msg.ts, None
             event = self._message_event(ch, msg)
             event["client_msg_id"] = str(uuid.uuid4())
@@ -1560,18 +1563,32 @@ class SlackEmulator:
         users = [u for u in str(params.get("users", "")).split(",") if u and u != self.bot_user_id]
         if params.get("channel"):
             ch = self._channel_param(params)
-        elif len(users) == 1:
-            if users[0] not in self._users:
-                raise _ApiError("user_not_found")
-            im_id = _im_id(users[0])
-            existed = im_id in self._channels
-            ch = self._open_im(users[0])
-            if existed:
-                return {"no_op": True, "already_open": True, "channel": self._im_ref(ch, params)}
+        elif not users:
+            raise _ApiError("users_list_not_supplied")
+        elif any(user not in self._users for user in users):
+            raise _ApiError("user_not_found")
         else:
-            # Group DMs are not needed by LearnLoop; say so instead of pretending.
-            raise _ApiError("users_list_not_supplied" if not users else "not_supported")
+            existing = (
+                self._group_dm(users) if len(users) > 1 else self._find_channel(_im_id(users[0]))
+            )
+            if existing is not None:
+                ch = existing
+                return {"no_op": True, "already_open": True, "channel": self._im_ref(ch, params)}
+            ch = self._open_im(users[0]) if len(users) == 1 else self._open_group_dm(users)
         return {"channel": self._im_ref(ch, params)}
+
+    def _group_dm(self, users: list[str]) -> Channel | None:
+        members = frozenset(users) | {self.bot_user_id}
+        return next(
+            (c for c in self._channels.values() if c.is_mpim and c.members == members), None
+        )
+
+    def _open_group_dm(self, users: list[str]) -> Channel:
+        """A new group DM of these people and the app (Slack names it after them)."""
+        names = "--".join(sorted(self._users[user].name for user in users))
+        members = frozenset(users) | {self.bot_user_id}
+        ch = Channel(self._new_id("G"), f"mpdm-{names}-1", True, members=members, is_mpim=True)
+        return self.add_channel(ch)
 
     def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
         ch = self._channel_param(params)
@@ -1837,7 +1854,7 @@ class SlackEmulator:
         return msg
 
     def _echo(self, ch: Channel, msg: Message) -> _Echoes:
-        if self.echo_bot_messages and self.bot_user_id in ch.members:
+        if self.echo_bot_messages and self.bot_user_id in ch.members and not ch.is_mpim:
             return [self._message_event(ch, msg)]
         return []
 
@@ -1947,10 +1964,10 @@ class SlackEmulator:
             "id": ch.id,
             "name": ch.name,
             "name_normalized": ch.name,
-            "is_channel": True,
+            "is_channel": not ch.is_mpim,
             "is_group": False,
             "is_im": False,
-            "is_mpim": False,
+            "is_mpim": ch.is_mpim,
             "is_private": ch.is_private,
             "created": self._created,
             "creator": min(ch.members, default=""),
@@ -2345,6 +2362,8 @@ def _action_ids(blocks: list[Any]) -> list[str]:
 def _channel_type(ch: Channel) -> str:
     if ch.is_im:
         return "im"
+    if ch.is_mpim:
+        return "mpim"
     return "group" if ch.is_private else "channel"
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from sqlalchemy import or_
 from sqlmodel import Session, SQLModel, col
 
 from storage.export import iter_rows
@@ -17,6 +18,10 @@ from storage.models import (
     HelpRoute,
     MemberJoin,
     MemberRole,
+    MentoringSettings,
+    MentorPair,
+    MentorRound,
+    MentorSignup,
     OnboardingBuddy,
     OnboardingChannel,
     OnboardingEnrolment,
@@ -50,6 +55,11 @@ PLAIN_RECORDS: dict[str, tuple[type[SQLModel], str | None]] = {
     "onboarding_channel": (OnboardingChannel, "enabled_by"),
     "onboarding_buddy": (OnboardingBuddy, "user_id"),
     "onboarding_enrolment": (OnboardingEnrolment, "user_id"),
+    "mentor_signup": (MentorSignup, "user_id"),
+    "mentoring_settings": (MentoringSettings, "updated_by"),
+    "mentor_round": (MentorRound, None),
+    # Names two people: in each one's own export (personal_records), as theirs.
+    "mentor_pair": (MentorPair, None),
 }
 
 
@@ -98,6 +108,9 @@ def personal_records(team_id: str, user_id: str, *, session: Session) -> Iterato
     asked = col(HelpRoute.expert_id) == user_id
     for route in iter_rows(HelpRoute, session=session, team_id=team_id, where=asked):
         yield record("help_route", route)
+    paired = or_(col(MentorPair.mentor_id) == user_id, col(MentorPair.seeker_id) == user_id)
+    for pair in iter_rows(MentorPair, session=session, team_id=team_id, where=paired):
+        yield record("mentor_pair", pair)
 
 
 def export_jsonl(stream: TextIO, *, session: Session, team_id: str | None = None) -> int:

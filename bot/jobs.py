@@ -16,7 +16,7 @@ from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import help_requests, onboarding, outbox, reflection, summary
+from bot import help_requests, mentoring, onboarding, outbox, reflection, summary
 from bot.leader import LeaderLease
 from bot.runtime import Runtime
 from storage.types import utcnow
@@ -60,6 +60,12 @@ def run_digests(runtime: Runtime, now: datetime) -> list[int]:
     return runtime.sweep(summary.post_due_digests, now=now, default_zone=runtime.settings.timezone)
 
 
+def run_mentoring(runtime: Runtime, now: datetime) -> list[int]:
+    """Form each workspace's due mentoring round once and introduce the pairs; anywhere, any
+    number of times."""
+    return runtime.sweep(mentoring.form_due_rounds, now=now, settings=runtime.settings)
+
+
 def run_follow_ups(runtime: Runtime, now: datetime) -> list[int]:
     """Replay follow-ups whose process died or whose attempt failed; each once, anywhere."""
     return runtime.sweep(outbox.replay_due, now=now, settings=runtime.settings)
@@ -77,6 +83,7 @@ def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     run_reminders(runtime, now)
     run_onboarding_prompts(runtime, now)
     run_digests(runtime, now)
+    run_mentoring(runtime, now)
 
 
 # What the persisted job runs with: jobs carry no objects, only a "module:function" reference.

@@ -40,6 +40,7 @@ BOT_SCOPES = (
     "files:write",
     "im:history",
     "im:write",
+    "mpim:write",
     "users:read",
     "reactions:read",
     "reactions:write",

@@ -209,7 +209,7 @@ def _describe(error: Exception) -> str:
 def _tasks() -> dict[str, Task]:
     """The follow-ups there are, by the name stored in a row. Imported here, not at the top,
     because the services that enqueue them import this module."""
-    from bot import help_requests, onboarding, til
+    from bot import help_requests, mentoring, onboarding, til
     from storage.models import RouteAnswer
 
     def plain(service: Task) -> Task:
@@ -245,4 +245,6 @@ def _tasks() -> dict[str, Task]:
         "help.save_answer": plain(help_requests.save_answer_as_til),
         onboarding.WELCOME: with_team(onboarding.welcome),
         onboarding.SHARE_ANSWER: with_team(onboarding.share_answer),
+        mentoring.INTRODUCE: plain(mentoring.introduce),
+        mentoring.SHOW_PAIR: plain(mentoring.show_pair),
     }

@@ -11,6 +11,7 @@ from handlers import (
     help_requests,
     learnloop,
     membership,
+    mentoring,
     reflection,
     summary,
     til,
@@ -26,6 +27,7 @@ FEATURES = (
     reflection,
     summary,
     learnloop,
+    mentoring,
     membership,
     workspaces,
 )

@@ -1,4 +1,5 @@
-"""/learnloop: roles, your own data (export-me, forget-me) and the list of every command."""
+"""/learnloop: roles, mentoring pairs (handlers.mentoring), your own data (export-me,
+forget-me) and the list of every command."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot import blocks, onboarding, privacy, roles
 from bot.roles import NotAllowed
 from bot.runtime import runtime_of
 from bot.text import channel_reference, mentioned_users
+from handlers.mentoring import MENTOR_WORD, mentor_command
 from handlers.payloads import command_text
 from storage.models import Role
 
@@ -34,6 +36,8 @@ async def handle_learnloop_command(
         reply = await _onboarding(command_text(command), command["user_id"], context)
     elif words[:1] == ["buddy"]:
         reply = await _buddy(words[1:], command["user_id"], context)
+    elif words[:1] == [MENTOR_WORD]:
+        reply = await mentor_command(words[1:], command, context)
     elif words == [FORGET_ME_WORD]:
         reply = blocks.forget_me_confirmation(command["user_id"])
     elif words == [EXPORT_ME_WORD]:

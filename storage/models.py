@@ -584,6 +584,90 @@ class OnboardingEnrolment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class MentorSide(StrEnum):
+    """Which side of a mentoring pair someone signed up for."""
+
+    OFFER = "offer"
+    SEEK = "seek"
+
+
+class MentorSignup(SQLModel, table=True):
+    """Someone offering to mentor on a tag, or seeking a mentor on it. The channel they signed
+    up in is their team, for workspaces that pair only within teams."""
+
+    __tablename__ = "mentor_signup"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "side", "tag", name="uq_mentor_signup"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    side: MentorSide = Field(sa_type=_enum_of_values(MentorSide))
+    tag: str = Field(max_length=80)
+    channel_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MentoringSettings(SQLModel, table=True):
+    """A workspace's mentoring rhythm; no row means every two weeks, across teams."""
+
+    __tablename__ = "mentoring_settings"
+    __table_args__ = (UniqueConstraint("team_id", name="uq_mentoring_settings"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    every_weeks: int
+    cross_team: bool
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MentorRound(SQLModel, table=True):
+    """One pairing round of a workspace; the unique key makes a round happen once."""
+
+    __tablename__ = "mentor_round"
+    __table_args__ = (UniqueConstraint("team_id", "due_at", name="uq_mentor_round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    formed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PairStatus(StrEnum):
+    ACTIVE = "active"
+    SKIPPED = "skipped"  # not met: the two may be paired again
+    ENDED = "ended"
+
+
+class MentorPair(SQLModel, table=True):
+    """A mentor and a seeker paired in a round on the tags they share, with their group DM."""
+
+    __tablename__ = "mentor_pair"
+    __table_args__ = (
+        UniqueConstraint("round_id", "mentor_id", "seeker_id", name="uq_mentor_pair"),
+        Index("ix_mentor_pair_team_mentor", "team_id", "mentor_id"),
+        Index("ix_mentor_pair_team_seeker", "team_id", "seeker_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    round_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mentor_round.id", ondelete="CASCADE"), nullable=False)
+    )
+    mentor_id: str = Field(max_length=32)
+    seeker_id: str = Field(max_length=32)
+    tags: str = Field(max_length=1000)  # the shared tags, space-separated
+    status: PairStatus = Field(default=PairStatus.ACTIVE, sa_type=_enum_of_values(PairStatus))
+    # The group DM with the two of them, and the intro posted there; None until Slack accepted.
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_by: str | None = Field(default=None, max_length=32)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class FollowUp(SQLModel, table=True):
     """Work promised by an acknowledged request (confirm a TIL, post and route a question),
     stored with the request's own writes so a crash after the ack loses nothing: it runs at

@@ -25,6 +25,9 @@ from storage.models import (
     HelpRoute,
     MemberJoin,
     MemberRole,
+    MentoringSettings,
+    MentorPair,
+    MentorSignup,
     OnboardingBuddy,
     OnboardingChannel,
     OnboardingEnrolment,
@@ -60,6 +63,7 @@ _OWN_ROWS: tuple[tuple[type[SQLModel], str], ...] = (
     (OnboardingEnrolment, "user_id"),
     # A newcomer's own week-1 prompt schedule, with its runs (ON DELETE CASCADE).
     (ReflectionSchedule, "recipient_id"),
+    (MentorSignup, "user_id"),
 )
 
 
@@ -97,6 +101,9 @@ _KEPT = (
     _Kept(MemberJoin, ("inviter_id",)),
     _Kept(OnboardingChannel, ("enabled_by",), text="about"),
     _Kept(OnboardingEnrolment, ("buddy_id", "lead_id")),
+    # The other person's pairing history stays (and so does "never paired again").
+    _Kept(MentorPair, ("mentor_id", "seeker_id", "ended_by")),
+    _Kept(MentoringSettings, ("updated_by",)),
 )
 
 

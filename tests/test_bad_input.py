@@ -46,7 +46,15 @@ MANIFEST = Path(__file__).parent.parent / "manifest.yml"
 COMMANDS = [
     c["command"] for c in yaml.safe_load(MANIFEST.read_text())["features"]["slash_commands"]
 ]
-ACTION_IDS = sorted({*blocks.ROUTE_ANSWERS, blocks.HELP_RESOLVE, blocks.HELP_SAVE_ANSWER})
+ACTION_IDS = sorted(
+    {
+        *blocks.ROUTE_ANSWERS,
+        blocks.HELP_RESOLVE,
+        blocks.HELP_SAVE_ANSWER,
+        blocks.MENTOR_SKIP,
+        blocks.MENTOR_END,
+    }
+)
 SLACK_MAX_BLOCKS = 50
 DM = "D0BOB"
 

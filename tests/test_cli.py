@@ -154,6 +154,10 @@ def test_demo_runs_the_scenario_offline_and_prints_a_transcript(tmp_path: Path) 
         "(1 of 10)",
         "DM to bob: @nina (new in #general) answered",
         "reflection from nina: Bob walked me through the deploy pipeline",
+        "(only visible to bob): You offer to mentor on `#postgres`, `#sql`",
+        "in a group DM with bob and dave: 🤝 *A mentoring pair:* @bob offered to mentor and @dave",
+        "*A first topic:* @dave asked “Which of our queries are slow",
+        "mentoring pair: bob mentors dave on postgres",
         "5 TILs stored",
     ):
         assert expected in out, f"transcript should contain {expected!r}"

@@ -432,6 +432,22 @@ def test_conversations_open_returns_the_same_dm_every_time(
     assert [m.text for m in emu.messages(first)] == ["hello carol"]
 
 
+def test_conversations_open_with_several_users_opens_one_group_dm_for_them(
+    emu: SlackEmulator, client: WebClient
+) -> None:
+    first = client.conversations_open(users=f"{ALICE},{CAROL}")["channel"]["id"]
+    second = client.conversations_open(users=[CAROL, ALICE])
+
+    assert second["channel"]["id"] == first and second["already_open"] is True
+    assert client.conversations_open(users=f"{ALICE},{BOB}")["channel"]["id"] != first
+    info = client.conversations_info(channel=first)["channel"]
+    assert (info["is_mpim"], info["is_private"], info["is_channel"]) == (True, True, False)
+    assert emu.channel(first).members == {ALICE, CAROL, emu.bot_user_id}
+    client.chat_postMessage(channel=first, text="hello you two")
+    assert [m.text for m in emu.messages(first)] == ["hello you two"]
+    assert emu.post_message(ALICE, first, "hi")[1] is None, "no message.mpim subscription"
+
+
 def test_users_info_reports_timezone_offset_and_roles(client: WebClient) -> None:
     carol = client.users_info(user=CAROL)["user"]
     alice = client.users_info(user=ALICE)["user"]

@@ -110,6 +110,7 @@ def test_scopes_cover_what_the_app_does_and_no_more() -> None:
         "reactions:read",  # reaction_added
         "reactions:write",  # the :books: confirmation
         "im:write",  # conversations.open for expert and reflection DMs
+        "mpim:write",  # conversations.open for a mentoring pair's group DM
         "im:history",  # message.im: answers to reflection prompts sent by DM
         "dnd:read",  # routing prefers experts not in Do Not Disturb
         "files:write",  # the weekly digest's chart, /learnloop export-me

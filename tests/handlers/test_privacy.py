@@ -17,7 +17,10 @@ from storage.models import (
     HelpRequest,
     HelpRoute,
     HelpStatus,
+    MentorPair,
+    MentorRound,
     OnboardingEnrolment,
+    PairStatus,
     ReflectionDelivery,
     ReflectionRun,
     RouteAnswer,
@@ -37,6 +40,7 @@ NOBODYS_TABLES = {
     "channel_info",
     "summary_digest",
     "workspace",
+    "mentor_round",
 }
 ALICE_TEXTS = (
     "TIL alice's secret about pgbouncer",
@@ -95,6 +99,8 @@ def seed_through_slack(emulator: SlackEmulator, engine: Engine) -> None:
         ("/summary", "subscribe <#C0ENG|engineering> mon 09:00"),
         ("/learnloop", f"onboarding on <#{RANDOM}|random> Ask <@{ALICE}|alice> anything"),
         ("/learnloop", "buddy on"),
+        ("/learnloop", "mentor seek #postgres"),
+        ("/learnloop", "mentor every 3 weeks"),
     ):
         command(emulator, ALICE, name, text)
     emulator.member_joins(ALICE, RANDOM)
@@ -159,6 +165,23 @@ def seed_questions_and_deliveries(engine: Engine) -> None:
                 args=json.dumps({"request_id": answered.id, "user_id": ALICE}),
             )
         )
+        # A mentoring round paired her with bob, and she ended the pairing.
+        round_ = MentorRound(team_id=team_id, due_at=now)
+        session.add(round_)
+        session.flush()
+        assert round_.id is not None
+        session.add(
+            MentorPair(
+                team_id=team_id,
+                round_id=round_.id,
+                mentor_id=BOB,
+                seeker_id=ALICE,
+                tags="postgres",
+                status=PairStatus.ENDED,
+                ended_by=ALICE,
+                ended_at=now,
+            )
+        )
         session.add_all(
             [
                 HelpRoute(team_id=team_id, help_request_id=asked.id, expert_id=BOB),
@@ -219,6 +242,12 @@ def test_forget_me_removes_every_trace_and_leaves_others_alone(
     assert mine.escalate_at is None, "a forgotten question is asked about no more"
     theirs = questions[f"Who knows vacuum? cc @{FORGOTTEN_USER}"]
     assert theirs.asker_id == BOB and theirs.answerer_id == FORGOTTEN_USER
+    [pair] = stored(engine, MentorPair)
+    assert (pair.mentor_id, pair.seeker_id, pair.ended_by) == (  # type: ignore[attr-defined]
+        BOB,
+        FORGOTTEN_USER,
+        FORGOTTEN_USER,
+    ), "bob's pairing history stays, without her"
 
     exported = learnloop("export", env={"DATABASE_URL": database_url}, cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
