@@ -43,10 +43,12 @@ db-upgrade: $(INSTALLED)
 export: $(INSTALLED)
 	$(BIN)/learnloop export --format jsonl
 
-bench: $(INSTALLED) ## Cost per Slack request against a bare Bolt app, and summaries and search at 1M TILs (never part of `make test`)
+bench: $(INSTALLED) ## Cost per Slack request against a bare Bolt app; summaries and search at 1M TILs; 10k schedules; memory over 100k requests (never part of `make test`)
 	$(BIN)/python -m bench.serve_stack
 	$(BIN)/python -m bench.summary_scale
 	$(BIN)/python -m bench.search_scale
+	$(BIN)/python -m bench.scheduling_scale
+	$(BIN)/python -m bench.memory_growth
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

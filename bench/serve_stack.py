@@ -121,18 +121,20 @@ async def drive(
     seconds: float,
     concurrency: int,
     offset: int,
+    requests: int = 10_000_000,
 ) -> tuple[list[float], int]:
+    """Send signed requests made by `make` for `seconds`, or until `requests` were sent."""
     latencies: list[float] = []
     errors = 0
-    counter = iter(range(offset, offset + 10_000_000))
+    counter = iter(range(offset, offset + requests))
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def worker() -> None:
             nonlocal errors
-            while time.perf_counter() < deadline:
-                body, content_type = make(next(counter), emulator)
+            while time.perf_counter() < deadline and (index := next(counter, None)) is not None:
+                body, content_type = make(index, emulator)
                 timestamp = str(int(time.time()))
                 headers = {
                     "Content-Type": content_type,

@@ -111,6 +111,8 @@ class ApiCall:
     token: str | None
     status: int
     response: dict[str, Any]
+    at: float = field(default_factory=time.time)
+    """When it was answered (time.time())."""
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,23 @@ def test_search_benchmark_reports_every_word_against_the_baseline(tmp_path: Path
     rows = run_scale_benchmark("bench.search_scale", tmp_path)
     assert [row["what"] for row in rows[:2]] == ["baseline: 10 latest", "word rank 0: the"]
     assert all(row["p95_ms"] > 0 for row in rows) and len(rows) == 2 * 7
+
+
+def test_scheduling_benchmark_posts_each_due_prompt_once(tmp_path: Path) -> None:
+    run_benchmark(
+        "bench.scheduling_scale",
+        tmp_path,
+        *("--schedules", "60", "--due", "12", "--lead", "6", "--startups", "1"),
+        "--skip-postgres",
+    )
+    [row] = json.loads(next(tmp_path.glob("scheduling_scale-*.json")).read_text())
+    assert (row["posted"], row["posted_twice"], row["due"]) == (12, 0, 12)
+    assert row["startup_empty_s"] > 0 and row["startup_loaded_s"] > 0 and row["rss_mb"] > 0
+
+
+def test_memory_benchmark_samples_both_servers(tmp_path: Path) -> None:
+    run_benchmark("bench.memory_growth", tmp_path, "--requests", "400", "--step", "200")
+    series = json.loads(next(tmp_path.glob("memory_growth-*.json")).read_text())
+    assert set(series) == {"bare Bolt", "LearnLoop"}
+    assert all([sent for sent, _ in points] == [0, 200, 400] for points in series.values())
+    assert all(rss > 0 for points in series.values() for _, rss in points)
