@@ -63,7 +63,8 @@ def test_summary_benchmark_generates_its_data_and_reports_against_the_baseline(
 ) -> None:
     rows = run_scale_benchmark("bench.summary_scale", tmp_path)
     whats = [row["what"] for row in rows]
-    assert whats[0].startswith("baseline") and len(whats) == 6
+    assert whats[0].startswith("baseline") and len(whats) == 7
+    assert whats[-1] == "summary of each of the 3 workspaces (median, slowest)"
     assert any(what.startswith("community health") for what in whats)
     assert all(row["p50_ms"] > 0 and row["vs_baseline"] > 0 for row in rows)
 
