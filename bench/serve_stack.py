@@ -60,13 +60,21 @@ def til_message(index: int, emulator: SlackEmulator) -> Body:
 
 
 def til_command(index: int, emulator: SlackEmulator) -> Body:
+    return _command("/til", f"benchmarks measure {index} #bench", index, emulator)
+
+
+def ask_command(index: int, emulator: SlackEmulator) -> Body:
+    return _command("/ask", f"how do benchmarks measure {index}? #bench", index, emulator)
+
+
+def _command(command: str, text: str, index: int, emulator: SlackEmulator) -> Body:
     form = {
-        "command": "/til",
-        "text": f"benchmarks measure {index} #bench",
+        "command": command,
+        "text": text,
         "team_id": "T0LEARN01",
         "channel_id": GENERAL,
         "user_id": ALICE,
-        "response_url": "http://127.0.0.1:9/r",
+        "response_url": emulator.response_url(GENERAL, ALICE),
         "trigger_id": f"{index}.1.x",
         "api_app_id": "A0LEARNAPP",
     }
@@ -99,6 +107,7 @@ SCENARIOS: dict[str, Callable[[int, SlackEmulator], Body]] = {
     "chatter (ignored messages)": chatter,
     "TIL message (stored)": til_message,
     "/til command (stored)": til_command,
+    "/ask command (stored)": ask_command,
 }
 
 

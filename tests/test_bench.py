@@ -53,6 +53,7 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -
         ("LearnLoop", "chatter (ignored messages)"),
         ("LearnLoop", "TIL message (stored)"),
         ("LearnLoop", "/til command (stored)"),
+        ("LearnLoop", "/ask command (stored)"),
     }
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows), rows
     assert "ratio" in output
