@@ -316,19 +316,34 @@ def forget_deleted_message(
     return True
 
 
-def save_command_til(
-    team_id: str, channel_id: str, user_id: str, text: str, response_url: str, *, session: Session
-) -> outbox.Promised:
-    """`/til <text>`: store it now, with the follow-up that shares it in the channel after the
-    ack; returns that follow-up."""
-    text = text[:MAX_TEXT_LENGTH]
+@dataclass(frozen=True)
+class CommandTil:
+    """A `/til <text>` as the command delivered it."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    text: str
+    response_url: str
+
+
+def save_command_tils(batch: list[CommandTil], *, session: Session) -> list[outbox.Promised]:
+    """`/til <text>`s that arrived together (bot.batching), stored in one transaction, each
+    with the follow-up that shares it in the channel after the ack; returns those follow-ups."""
+    promised = [_save_command(command, session=session) for command in batch]
+    session.commit()
+    return promised
+
+
+def _save_command(command: CommandTil, *, session: Session) -> outbox.Promised:
+    text = command.text[:MAX_TEXT_LENGTH]
     til = til_store.add_til(
         til_store.NewTil(
-            team_id=team_id,
-            channel_id=channel_id,
+            team_id=command.team_id,
+            channel_id=command.channel_id,
             message_ts=None,
-            author_id=user_id,
-            captured_by=user_id,
+            author_id=command.user_id,
+            captured_by=command.user_id,
             source=TilSource.COMMAND,
             text=text,
             tags=extract_tags(text),
@@ -336,11 +351,13 @@ def save_command_til(
         session=session,
     )
     assert til is not None and til.id is not None  # no message_ts yet: nothing to collide with
-    follow_up = outbox.enqueue(
-        team_id, "til.share", session=session, til_id=til.id, response_url=response_url
+    return outbox.enqueue(
+        command.team_id,
+        "til.share",
+        session=session,
+        til_id=til.id,
+        response_url=command.response_url,
     )
-    session.commit()
-    return follow_up
 
 
 def share_command_til(

@@ -119,13 +119,15 @@ async def handle_til_command(
             hits = await runtime.call(til.search, team_id=str(context.team_id), query=query)
             reply = blocks.search_results(query, hits)
     else:
-        follow_up = await runtime.call(
-            til.save_command_til,
-            team_id=str(context.team_id),
-            channel_id=command["channel_id"],
-            user_id=command["user_id"],
-            text=text,
-            response_url=command["response_url"],
+        follow_up = await runtime.call_batched(
+            til.save_command_tils,
+            til.CommandTil(
+                team_id=str(context.team_id),
+                channel_id=command["channel_id"],
+                user_id=command["user_id"],
+                text=text,
+                response_url=command["response_url"],
+            ),
         )
         runtime.kick(follow_up, token=context.bot_token)
         reply = blocks.saved(extract_tags(text))

@@ -76,12 +76,16 @@ def test_work_left_by_a_process_that_died_is_replayed_by_one_replica(
     try:
         # What a /til request stores before its ack; the process dies before the follow-up runs.
         died.call_sync(
-            til.save_command_til,
-            team_id=emulator.team_id,
-            channel_id=GENERAL,
-            user_id=DAVE,
-            text="replays finish what crashes interrupt #ops",
-            response_url=f"{emulator.base_url}/response/unused",
+            til.save_command_tils,
+            batch=[
+                til.CommandTil(
+                    emulator.team_id,
+                    GENERAL,
+                    DAVE,
+                    "replays finish what crashes interrupt #ops",
+                    f"{emulator.base_url}/response/unused",
+                )
+            ],
         )
     finally:
         died.close()
@@ -105,12 +109,16 @@ def test_a_follow_up_that_keeps_failing_gives_up_loudly_after_the_last_attempt(
     runtime = Runtime(settings)
     try:
         runtime.call_sync(
-            til.save_command_til,
-            team_id=emulator.team_id,
-            channel_id=GENERAL,
-            user_id=DAVE,
-            text="some outages last",
-            response_url=f"{emulator.base_url}/response/unused",
+            til.save_command_tils,
+            batch=[
+                til.CommandTil(
+                    emulator.team_id,
+                    GENERAL,
+                    DAVE,
+                    "some outages last",
+                    f"{emulator.base_url}/response/unused",
+                )
+            ],
         )
         with Session(engine) as session:
             [row] = session.exec(select(FollowUp)).all()
