@@ -27,7 +27,7 @@ from bot.help_policy import for_workspace
 from bot.replies import post, post_dm, tell_privately, update
 from bot.roles import require_manager
 from bot.settings import HelpPolicy
-from bot.slack_client import ClientFor, is_transient, workspace_url
+from bot.slack_client import ClientFor, is_transient, message_permalink, workspace_url
 from bot.text import command_tags, normalise_tag
 from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
 from storage import experts as expert_store
@@ -182,10 +182,10 @@ def post_and_route(
     if request is None:
         return []
     tags = help_store.tags_of(request_id, session=session)
+    session.commit()  # hold no transaction (nor SQLite's one connection) while Slack answers
     if request.message_ts is None:
         try:
             posted_ts = post(client, request.channel_id, blocks.question_post(request, tags))
-            permalink = client.chat_getPermalink(channel=request.channel_id, message_ts=posted_ts)
         except SlackApiError as error:
             if is_transient(error):
                 raise
@@ -193,7 +193,7 @@ def post_and_route(
             tell_privately(response_url, blocks.question_not_posted(reason))
             return []
         request.message_ts = request.status_ts = posted_ts
-        request.permalink = str(permalink["permalink"])
+        request.permalink = message_permalink(workspace_url(client), request.channel_id, posted_ts)
         session.add(request)
         session.commit()
     if request.route_at is not None:  # the asker is looking at suggestions; route_held asks
