@@ -42,6 +42,9 @@ WORKDAY_START_HOUR = 9
 WORKDAY_END_HOUR = 18
 LOAD_WINDOW = timedelta(days=30)
 MAX_SUGGESTIONS = 3
+# Suggestions come from the latest matches this many (SQLite ranks no more): they run before
+# every /ask's ack, and the best of recent knowledge is what a suggestion should show.
+SUGGESTED_FROM = 500
 SUGGESTION_HOLD = timedelta(minutes=2)
 _WORD = re.compile(r"[\w\-.+]+", re.UNICODE)
 _NEVER = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
@@ -123,12 +126,16 @@ def ask(
 def suggest(team_id: str, text: str, *, session: Session) -> list[Suggestion]:
     """Up to MAX_SUGGESTIONS TILs, then resolved questions, sharing words with the question."""
     tils = til_store.search_tils(
-        team_id, text, session=session, limit=MAX_SUGGESTIONS, any_word=True
+        team_id, text, session=session, limit=MAX_SUGGESTIONS, any_word=True, ranked=SUGGESTED_FROM
     )
     found = [Suggestion(til.text, til.permalink, is_til=True) for til in tils]
     if len(found) < MAX_SUGGESTIONS:
         questions = help_store.search_resolved(
-            team_id, text, session=session, limit=MAX_SUGGESTIONS - len(found)
+            team_id,
+            text,
+            session=session,
+            limit=MAX_SUGGESTIONS - len(found),
+            ranked=SUGGESTED_FROM,
         )
         found += [Suggestion(q.text, q.permalink, is_til=False) for q in questions]
     return found

@@ -130,8 +130,11 @@ def set_route_message(route: HelpRoute, channel_id: str, ts: str, *, session: Se
     session.flush()
 
 
-def search_resolved(team_id: str, query: str, *, session: Session, limit: int) -> list[HelpRequest]:
-    """Resolved questions sharing words with `query`, best first."""
+def search_resolved(
+    team_id: str, query: str, *, session: Session, limit: int, ranked: int
+) -> list[HelpRequest]:
+    """Resolved questions sharing words with `query`, best first, of the latest `ranked`
+    questions that do (on SQLite)."""
     ids = matching_ids(
         "help_request",
         team_id,
@@ -140,6 +143,7 @@ def search_resolved(team_id: str, query: str, *, session: Session, limit: int) -
         limit=limit,
         any_word=True,
         where=f"status = '{HelpStatus.RESOLVED.value}'",
+        ranked=ranked,
     )
     found = {r.id: r for r in session.exec(select(HelpRequest).where(col(HelpRequest.id).in_(ids)))}
     return [found[request_id] for request_id in ids if request_id in found]

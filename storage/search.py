@@ -67,8 +67,6 @@ _STOP_WORDS = frozenset(
     ]
 )
 SEARCHABLE = {"til": "til_fts", "help_request": "help_request_fts"}
-# FTS5 tables that index team_id too, so the workspace is matched inside the index.
-_TEAM_INDEXED = frozenset({"til_fts"})
 # With the workspace in the index, the most recent matches this many are ranked: a word in most
 # TILs costs the same as a rarer one (bm25 is about 2 µs a row), and the best of the latest
 # matches is what people look for.
@@ -91,8 +89,10 @@ def matching_ids(
     limit: int,
     any_word: bool = False,
     where: str = "",
+    ranked: int = RANKED_MATCHES,
 ) -> list[int]:
-    """Ids of the team's best matches, best first: all words required, or any of them.
+    """Ids of the team's best matches, best first: all words required, or any of them. On
+    SQLite, of the latest `ranked` matches.
 
     The words are extracted here, so user input never reaches a query language as syntax.
     `where` is an extra SQL condition on the table, written by the caller, never user input.
@@ -104,26 +104,19 @@ def matching_ids(
     if session.get_bind().dialect.name == "sqlite":
         fts = SEARCHABLE[table]
         match = (" OR " if any_word else " ").join(f'"{word}"' for word in words)
-        if fts in _TEAM_INDEXED:
-            # The workspace's id, kept to letters and digits, is matched as a token of its
-            # column, which gets no weight in bm25.
-            sql = text(
-                f"SELECT {table}.id FROM (SELECT rowid, bm25({fts}, 1.0, 0.0) AS score "
-                f"FROM {fts} WHERE {fts} MATCH :match ORDER BY rowid DESC LIMIT :ranked) AS hits "
-                f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
-                f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
-            ).bindparams(
-                match=f'team_id:"{re.sub(r"[^A-Za-z0-9]", "", team_id)}" AND ({match})',
-                ranked=RANKED_MATCHES,
-                team_id=team_id,
-                limit=limit,
-            )
-            return [row[0] for row in session.execute(sql)]
+        # Both FTS5 tables index team_id (migrations 0007 and 0011): the workspace's id, kept to
+        # letters and digits, is matched as a token of its column, which gets no weight in bm25.
         sql = text(
-            f"SELECT {table}.id FROM {fts} JOIN {table} ON {table}.id = {fts}.rowid "
-            f"WHERE {fts} MATCH :match AND {table}.team_id = :team_id{extra} "
-            f"ORDER BY bm25({fts}), {table}.id DESC LIMIT :limit"
-        ).bindparams(match=match, team_id=team_id, limit=limit)
+            f"SELECT {table}.id FROM (SELECT rowid, bm25({fts}, 1.0, 0.0) AS score "
+            f"FROM {fts} WHERE {fts} MATCH :match ORDER BY rowid DESC LIMIT :ranked) AS hits "
+            f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
+            f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
+        ).bindparams(
+            match=f'team_id:"{re.sub(r"[^A-Za-z0-9]", "", team_id)}" AND ({match})',
+            ranked=ranked,
+            team_id=team_id,
+            limit=limit,
+        )
     else:
         operator = " | " if any_word else " & "
         sql = text(

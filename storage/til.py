@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import insert_once
 from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilReaction, TilSource, TilTag
-from storage.search import matching_ids
+from storage.search import RANKED_MATCHES, matching_ids
 from storage.types import utcnow
 
 
@@ -118,10 +118,18 @@ def count_tils(team_id: str, *, session: Session) -> int:
 
 
 def search_tils(
-    team_id: str, query: str, *, session: Session, limit: int = 5, any_word: bool = False
+    team_id: str,
+    query: str,
+    *,
+    session: Session,
+    limit: int = 5,
+    any_word: bool = False,
+    ranked: int = RANKED_MATCHES,
 ) -> list[Til]:
     """The best matches for the words of `query` (all of them, or any), best first."""
-    ids = matching_ids("til", team_id, query, session=session, limit=limit, any_word=any_word)
+    ids = matching_ids(
+        "til", team_id, query, session=session, limit=limit, any_word=any_word, ranked=ranked
+    )
     tils = {til.id: til for til in session.exec(select(Til).where(col(Til.id).in_(ids)))}
     return [tils[til_id] for til_id in ids if til_id in tils]
 
