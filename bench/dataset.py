@@ -682,22 +682,13 @@ def _batched(rows: list[dict[str, Any]], table: str) -> Iterator[dict[str, list[
 # -- Generating and reusing ---------------------------------------------------------------------
 
 
-def generate(
-    url: str,
-    *,
-    tils: int = 1_000_000,
-    help_requests: int = 200_000,
-    reflection_responses: int = 50_000,
-    workspaces: int = 50,
-    weeks: int = 52,
-    seed: int = 7,
-    progress: bool = True,
-) -> None:
-    """Migrate an empty database (or one this module generated, which is wiped) and fill it.
+def generate(url: str, *, progress: bool = True, **sizes_given: int) -> None:
+    """Migrate an empty database (or one this module generated, which is wiped) and fill it
+    with a dataset of these Sizes (their defaults for what is not given).
 
     Refuses a database holding anything else, so a wrong URL never loses real data.
     """
-    sizes = Sizes(tils, help_requests, reflection_responses, workspaces, weeks, seed)
+    sizes = Sizes(**sizes_given)
     started = time.perf_counter()
     _create_database_if_missing(url)
     engine = _empty_engine(url)
@@ -723,27 +714,9 @@ def generate(
         engine.dispose()
 
 
-def ensure(
-    url: str,
-    *,
-    tils: int = 1_000_000,
-    help_requests: int = 200_000,
-    reflection_responses: int = 50_000,
-    workspaces: int = 50,
-    weeks: int = 52,
-    seed: int = 7,
-    progress: bool = True,
-) -> None:
+def ensure(url: str, *, progress: bool = True, **sizes: int) -> None:
     """Generate unless the database already holds a complete dataset of these sizes and seed,
     made by this generator version for the current migrations head."""
-    sizes = {
-        "tils": tils,
-        "help_requests": help_requests,
-        "reflection_responses": reflection_responses,
-        "workspaces": workspaces,
-        "weeks": weeks,
-        "seed": seed,
-    }
     if not is_generated(url, **sizes):
         generate(url, progress=progress, **sizes)
 

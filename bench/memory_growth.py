@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +23,14 @@ from rich.table import Table
 from bench.scale import RESULTS
 from bench.scheduling_scale import rss_mb
 from bench.serve_stack import (
+    BASELINE_COMMAND,
     SIGNING_SECRET,
     Body,
     chatter,
     drive,
     free_port,
+    learnloop_command,
+    server_env,
     start_server,
     til_message,
 )
@@ -56,22 +58,21 @@ def main() -> None:
         tempfile.TemporaryDirectory() as folder,
         SlackEmulator(signing_secret=SIGNING_SECRET, echo_bot_messages=False) as emulator,
     ):
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": emulator.api_url,
-            "DATABASE_URL": args.database_url or f"sqlite:///{Path(folder) / 'memory.db'}",
-            "LOG_LEVEL": "WARNING",
-        }
+        database_url = args.database_url or f"sqlite:///{Path(folder) / 'memory.db'}"
         port = free_port()
-        baseline = [sys.executable, "-m", "bench.baseline_app"]
-        learnloop = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port"]
         series = {
-            "bare Bolt": sample(baseline, {**env, "PORT": str(port)}, port, emulator, args),
+            "bare Bolt": sample(
+                BASELINE_COMMAND,
+                server_env(emulator, database_url, PORT=str(port)),
+                port,
+                emulator,
+                args,
+            ),
         }
         port = free_port()
-        series["LearnLoop"] = sample([*learnloop, str(port)], env, port, emulator, args)
+        series["LearnLoop"] = sample(
+            learnloop_command(port), server_env(emulator, database_url), port, emulator, args
+        )
     report(series, args, console)
 
 

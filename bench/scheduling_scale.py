@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -32,7 +31,13 @@ from rich.table import Table
 from sqlmodel import Session
 
 from bench.scale import RESULTS
-from bench.serve_stack import SIGNING_SECRET, free_port, start_server
+from bench.serve_stack import (
+    SIGNING_SECRET,
+    free_port,
+    learnloop_command,
+    server_env,
+    start_server,
+)
 from bot.emulator import ALICE, Channel, SlackEmulator
 from bot.reflection import next_run
 from storage.db import create_db_engine, upgrade
@@ -210,18 +215,9 @@ class Server:
 
 def serve(url: str, emulator: SlackEmulator) -> Server:
     port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": emulator.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": emulator.api_url,
-        "DATABASE_URL": url,
-        "LEARNLOOP_SWEEP_SECONDS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env = server_env(emulator, url, LEARNLOOP_SWEEP_SECONDS="1")
     started_at = time.time()
-    return Server(start_server(command, env, port), port, started_at)
+    return Server(start_server(learnloop_command(port), env, port), port, started_at)
 
 
 def stop(server: Server) -> None:

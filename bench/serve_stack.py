@@ -119,6 +119,27 @@ SCENARIOS: dict[str, Callable[[int, SlackEmulator], Body]] = {
 }
 
 
+BASELINE_COMMAND = [sys.executable, "-m", "bench.baseline_app"]  # listens on $PORT
+
+
+def learnloop_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def server_env(emulator: SlackEmulator, database_url: str, **settings: str) -> dict[str, str]:
+    """A server under test's environment: Slack is the emulator, logs are quiet, plus
+    `settings` (PORT, LEARNLOOP_SWEEP_SECONDS…)."""
+    return {
+        **os.environ,
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -270,20 +291,11 @@ def main() -> None:
         SlackEmulator(signing_secret=SIGNING_SECRET, echo_bot_messages=False) as emulator,
     ):
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": emulator.bot_token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": emulator.api_url,
-            "DATABASE_URL": database_url,
-            "LOG_LEVEL": "WARNING",
-        }
         port = free_port()
-        env_port = {**env, "PORT": str(port)}
         baseline = measure(
             "bare Bolt",
-            [sys.executable, "-m", "bench.baseline_app"],
-            env_port,
+            BASELINE_COMMAND,
+            server_env(emulator, database_url, PORT=str(port)),
             port,
             emulator,
             args,
@@ -292,8 +304,8 @@ def main() -> None:
         port = free_port()
         learnloop = measure(
             "LearnLoop",
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env,
+            learnloop_command(port),
+            server_env(emulator, database_url),
             port,
             emulator,
             args,

@@ -56,11 +56,11 @@ class Runtime:
         )
         self._batchers: dict[Callable[..., Any], Batcher[Any, Any]] = {}
         self._clients: dict[str, WebClient] = {}
-        self._clients_lock = threading.Lock()
+        self._lock = threading.Lock()  # clients and batchers are each made once
         self._before_close: list[Callable[[], object]] = []
 
     def client_for(self, token: str) -> WebClient:
-        with self._clients_lock:
+        with self._lock:
             client = self._clients.get(token)
             if client is None:
                 client = create_web_client(token, self.settings.slack_api_url, self.metrics)
@@ -108,7 +108,7 @@ class Runtime:
         return await asyncio.wrap_future(self._batcher(service).submit(item))
 
     def _batcher(self, service: Callable[..., list[T]]) -> Batcher[Any, T]:
-        with self._clients_lock:
+        with self._lock:
             if service not in self._batchers:
                 self._batchers[service] = Batcher(
                     partial(self._write_batch, service), name=f"learnloop-{service.__name__}"

@@ -154,8 +154,8 @@ def announces_til(message: SlackMessage) -> bool:
 def capture_keyword_messages(
     batch: list[tuple[SlackMessage, str | None]], *, session: Session
 ) -> list[Capture | None]:
-    """capture_keyword_message for many (message, workspace URL) pairs in one transaction: the
-    hot path of ingestion, fed by a Batcher (see bot.batching)."""
+    """Keyword TILs of many (message, workspace URL) pairs, in one transaction: the hot path of
+    ingestion, fed by a Batcher (see bot.batching). None for messages that are no TIL."""
     captures = [
         _keep(
             message,
@@ -176,16 +176,8 @@ def capture_keyword_message(
     message: SlackMessage, *, workspace: str | None, session: Session
 ) -> Capture | None:
     """A channel message that starts with "TIL" is kept; None for any other message."""
-    if not announces_til(message):
-        return None
-    assert message.user_id is not None
-    return capture_message(
-        message,
-        session=session,
-        source=TilSource.KEYWORD,
-        captured_by=message.user_id,
-        workspace=workspace,
-    )
+    [capture] = capture_keyword_messages([(message, workspace)], session=session)
+    return capture
 
 
 def capture_reacted_message(
