@@ -69,24 +69,25 @@ def test_a_question_slack_could_not_post_is_posted_and_routed_later_once(
     assert follow_ups(engine) == []
 
 
+def store_command_til(runtime: Runtime, emulator: SlackEmulator, text: str) -> None:
+    """What a /til request stores before its ack: the TIL and the follow-up sharing it."""
+    runtime.call_sync(
+        til.save_command_tils,
+        batch=[
+            til.CommandTil(
+                emulator.team_id, GENERAL, DAVE, text, f"{emulator.base_url}/response/unused"
+            )
+        ],
+    )
+
+
 def test_work_left_by_a_process_that_died_is_replayed_by_one_replica(
     settings: Settings, emulator: SlackEmulator, engine: Engine
 ) -> None:
     died = Runtime(settings)
     try:
         # What a /til request stores before its ack; the process dies before the follow-up runs.
-        died.call_sync(
-            til.save_command_tils,
-            batch=[
-                til.CommandTil(
-                    emulator.team_id,
-                    GENERAL,
-                    DAVE,
-                    "replays finish what crashes interrupt #ops",
-                    f"{emulator.base_url}/response/unused",
-                )
-            ],
-        )
+        store_command_til(died, emulator, "replays finish what crashes interrupt #ops")
     finally:
         died.close()
     [left] = follow_ups(engine)
@@ -108,18 +109,7 @@ def test_a_follow_up_that_keeps_failing_gives_up_loudly_after_the_last_attempt(
 ) -> None:
     runtime = Runtime(settings)
     try:
-        runtime.call_sync(
-            til.save_command_tils,
-            batch=[
-                til.CommandTil(
-                    emulator.team_id,
-                    GENERAL,
-                    DAVE,
-                    "some outages last",
-                    f"{emulator.base_url}/response/unused",
-                )
-            ],
-        )
+        store_command_til(runtime, emulator, "some outages last")
         with Session(engine) as session:
             [row] = session.exec(select(FollowUp)).all()
             row.attempts = MAX_ATTEMPTS - 1
