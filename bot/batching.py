@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -33,9 +34,13 @@ class Batcher(Generic[Item, Result]):
         *,
         name: str,
         max_batch: int = MAX_BATCH,
+        linger: float = 0.0,
     ) -> None:
+        """`linger`: seconds to wait for more items once one arrived, for writes nobody waits
+        on (bookkeeping), so that they share one transaction even when they trickle in."""
         self._write = write
         self._max_batch = max_batch
+        self._linger = linger
         self._queue: queue.SimpleQueue[tuple[Item, Future[Result]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -57,9 +62,10 @@ class Batcher(Generic[Item, Result]):
             if first is None:
                 return
             batch = [first]
+            deadline = time.monotonic() + self._linger
             while len(batch) < self._max_batch:
                 try:
-                    following = self._queue.get_nowait()
+                    following = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
                 except queue.Empty:
                     break
                 if following is None:

@@ -555,8 +555,12 @@ def save_answer_as_til(
         captured_by=user_id,
         workspace=workspace_url(client),
     )
-    til = capture.til or til_store.get_til_by_message(
-        request.team_id, request.channel_id, message.ts, session=session
+    til = (
+        til_store.get_til(capture.til_id, session=session)
+        if capture.til_id is not None
+        else til_store.get_til_by_message(
+            request.team_id, request.channel_id, message.ts, session=session
+        )
     )
     if til is None:
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -64,10 +64,24 @@ class Promised:
 
 def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> Promised:
     """Add a follow-up to the caller's transaction (the caller commits)."""
-    if task not in _tasks():
-        raise KeyError(f"unknown follow-up task {task!r}")
-    follow_up_id = store.add_follow_up(team_id, task, args, utcnow() + LEASE, session=session)
-    return Promised(follow_up_id, team_id, task, args)
+    [promised] = enqueue_all([(team_id, task, args)], session=session)
+    return promised
+
+
+def enqueue_all(
+    follow_ups: Sequence[tuple[str, str, dict[str, Any]]], *, session: Session
+) -> list[Promised]:
+    """Add (team, task, args) follow-ups to the caller's transaction in one statement."""
+    for _, task, _ in follow_ups:
+        if task not in _tasks():
+            raise KeyError(f"unknown follow-up task {task!r}")
+    if not follow_ups:
+        return []
+    ids = store.add_follow_ups(follow_ups, utcnow() + LEASE, session=session)
+    return [
+        Promised(follow_up_id, team_id, task, args)
+        for follow_up_id, (team_id, task, args) in zip(ids, follow_ups, strict=True)
+    ]
 
 
 def promise(team_id: str, task: str, *, session: Session, **args: Any) -> Promised:

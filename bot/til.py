@@ -72,9 +72,20 @@ class CaptureOutcome(StrEnum):
 @dataclass(frozen=True)
 class Capture:
     outcome: CaptureOutcome
-    til: Til | None = None
+    til_id: int | None = None
     # The stored confirmation (:books:) to run after the ack.
     follow_up: outbox.Promised | None = None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A message some capture path wants kept, with who captured it and how."""
+
+    message: SlackMessage
+    source: TilSource
+    captured_by: str
+    # The workspace's URL (auth.test's, as Bolt's authorization holds it), for the permalink.
+    workspace: str | None
 
 
 def capture_message(
@@ -87,63 +98,82 @@ def capture_message(
 ) -> Capture:
     """Store a message as a TIL unless it is a bot's, empty, or already stored.
 
-    `workspace` is the workspace's URL (auth.test's, as Bolt's authorization holds it): the
-    permalink is stored with the TIL; without it, the confirmation asks Slack for it."""
-    capture = _keep(
-        message, source=source, captured_by=captured_by, workspace=workspace, session=session
-    )
+    The permalink is built from `workspace` and stored with the TIL; without it, the
+    confirmation asks Slack for it."""
+    [capture] = _keep([_Candidate(message, source, captured_by, workspace)], session=session)
     session.commit()
     return capture
 
 
-def _keep(
-    message: SlackMessage,
-    *,
-    source: TilSource,
-    captured_by: str,
-    workspace: str | None,
-    session: Session,
-) -> Capture:
-    """capture_message in the caller's transaction."""
-    if message.from_bot:
-        return Capture(CaptureOutcome.BOT_MESSAGE)
-    if not message.text.strip():
-        return Capture(CaptureOutcome.EMPTY)
-    assert message.user_id is not None
-    til = til_store.add_til(
-        til_store.NewTil(
-            team_id=message.team_id,
-            channel_id=message.channel_id,
-            message_ts=message.ts,
-            thread_ts=message.thread_ts,
-            author_id=message.user_id,
-            captured_by=captured_by,
-            source=source,
-            text=message.text[:MAX_TEXT_LENGTH],
-            tags=extract_tags(message.text),
-            permalink=(
-                message_permalink(workspace, message.channel_id, message.ts, message.thread_ts)
-                if workspace
-                else None
-            ),
-        ),
-        session=session,
+def _keep(candidates: list[_Candidate], *, session: Session) -> list[Capture]:
+    """capture_message for many messages at once, in the caller's transaction: one statement
+    per table, whatever their number (the ingestion hot path)."""
+    captures = [
+        None if (refusal := _refusal(c.message)) is None else Capture(refusal) for c in candidates
+    ]
+    kept = [index for index, capture in enumerate(captures) if capture is None]
+    ids = til_store.add_tils([_new_til(candidates[index]) for index in kept], session=session)
+    saved = [(index, til_id) for index, til_id in zip(kept, ids, strict=True) if til_id]
+    confirmations = outbox.enqueue_all(
+        [_confirmation(candidates[index], til_id) for index, til_id in saved], session=session
     )
-    if til is None:
-        return Capture(CaptureOutcome.ALREADY_SAVED)
-    assert til.id is not None
-    follow_up = outbox.enqueue(
-        til.team_id,
+    for (index, til_id), follow_up in zip(saved, confirmations, strict=True):
+        captures[index] = Capture(CaptureOutcome.SAVED, til_id, follow_up)
+        message = candidates[index].message
+        logger.info(
+            "captured TIL %s from %s in %s/%s",
+            til_id,
+            candidates[index].source,
+            message.team_id,
+            message.channel_id,
+        )
+    return [capture or Capture(CaptureOutcome.ALREADY_SAVED) for capture in captures]
+
+
+def _confirmation(candidate: _Candidate, til_id: int) -> tuple[str, str, dict[str, Any]]:
+    """The :books: follow-up of a kept message (bot.outbox's team, task, args)."""
+    message = candidate.message
+    return (
+        message.team_id,
         "til.confirm",
-        session=session,
-        til_id=til.id,
+        {
+            "til_id": til_id,
+            "channel_id": message.channel_id,
+            "message_ts": message.ts,
+            "thread_ts": message.thread_ts,
+            "linked": candidate.workspace is not None,
+        },
+    )
+
+
+def _refusal(message: SlackMessage) -> CaptureOutcome | None:
+    """Why a message cannot be a TIL, if it cannot."""
+    if message.from_bot:
+        return CaptureOutcome.BOT_MESSAGE
+    if not message.text.strip():
+        return CaptureOutcome.EMPTY
+    return None
+
+
+def _new_til(candidate: _Candidate) -> til_store.NewTil:
+    message, workspace = candidate.message, candidate.workspace
+    assert message.user_id is not None  # _refusal: not a bot's
+    return til_store.NewTil(
+        team_id=message.team_id,
         channel_id=message.channel_id,
         message_ts=message.ts,
         thread_ts=message.thread_ts,
-        linked=workspace is not None,
+        author_id=message.user_id,
+        captured_by=candidate.captured_by,
+        source=candidate.source,
+        text=message.text[:MAX_TEXT_LENGTH],
+        tags=extract_tags(message.text),
+        permalink=(
+            message_permalink(workspace, message.channel_id, message.ts, message.thread_ts)
+            if workspace
+            else None
+        ),
     )
-    logger.info("captured TIL %s from %s in %s/%s", til.id, source, til.team_id, til.channel_id)
-    return Capture(CaptureOutcome.SAVED, til, follow_up)
 
 
 def announces_til(message: SlackMessage) -> bool:
@@ -156,20 +186,15 @@ def capture_keyword_messages(
 ) -> list[Capture | None]:
     """Keyword TILs of many (message, workspace URL) pairs, in one transaction: the hot path of
     ingestion, fed by a Batcher (see bot.batching). None for messages that are no TIL."""
-    captures = [
-        _keep(
-            message,
-            source=TilSource.KEYWORD,
-            captured_by=message.user_id,
-            workspace=workspace,
-            session=session,
-        )
+    wanted = [
+        _Candidate(message, TilSource.KEYWORD, message.user_id, workspace)
         if announces_til(message) and message.user_id is not None
         else None
         for message, workspace in batch
     ]
+    captures = iter(_keep([c for c in wanted if c is not None], session=session))
     session.commit()
-    return captures
+    return [None if c is None else next(captures) for c in wanted]
 
 
 def capture_keyword_message(
@@ -322,34 +347,31 @@ class CommandTil:
 def save_command_tils(batch: list[CommandTil], *, session: Session) -> list[outbox.Promised]:
     """`/til <text>`s that arrived together (bot.batching), stored in one transaction, each
     with the follow-up that shares it in the channel after the ack; returns those follow-ups."""
-    promised = [_save_command(command, session=session) for command in batch]
+    ids = til_store.add_tils(
+        [
+            til_store.NewTil(
+                team_id=command.team_id,
+                channel_id=command.channel_id,
+                message_ts=None,
+                author_id=command.user_id,
+                captured_by=command.user_id,
+                source=TilSource.COMMAND,
+                text=command.text[:MAX_TEXT_LENGTH],
+                tags=extract_tags(command.text[:MAX_TEXT_LENGTH]),
+            )
+            for command in batch
+        ],
+        session=session,
+    )
+    promised = outbox.enqueue_all(
+        [
+            (command.team_id, "til.share", {"til_id": til_id, "response_url": command.response_url})
+            for command, til_id in zip(batch, ids, strict=True)
+        ],
+        session=session,
+    )
     session.commit()
     return promised
-
-
-def _save_command(command: CommandTil, *, session: Session) -> outbox.Promised:
-    text = command.text[:MAX_TEXT_LENGTH]
-    til = til_store.add_til(
-        til_store.NewTil(
-            team_id=command.team_id,
-            channel_id=command.channel_id,
-            message_ts=None,
-            author_id=command.user_id,
-            captured_by=command.user_id,
-            source=TilSource.COMMAND,
-            text=text,
-            tags=extract_tags(text),
-        ),
-        session=session,
-    )
-    assert til is not None and til.id is not None  # no message_ts yet: nothing to collide with
-    return outbox.enqueue(
-        command.team_id,
-        "til.share",
-        session=session,
-        til_id=til.id,
-        response_url=command.response_url,
-    )
 
 
 def share_command_til(

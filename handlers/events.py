@@ -7,14 +7,30 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.text import is_til_text
 from handlers import help_requests, reflection, til
+from handlers.payloads import text_of, thread_of_reply
+
+
+def is_idle_chatter(event: dict[str, Any]) -> bool:
+    """A new message in a channel that no feature reads: no TIL, no reply in a thread, no edit
+    or deletion, not in a DM. A busy workspace's events are mostly these, so the HTTP gate
+    acknowledges them without running Bolt (bot.server), and handle_message skips them."""
+    return (
+        event.get("type") == "message"
+        and "subtype" not in event
+        and event.get("channel_type") != "im"
+        and thread_of_reply(event) is None
+        and not is_til_text(text_of(event.get("text")))
+    )
 
 
 async def handle_message(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Every message event, all subtypes included (Bolt answers 404 to unhandled ones)."""
-    await til.on_message(event, context)
-    await help_requests.on_message(event, context)
-    await reflection.on_message(event, context)
+    if not is_idle_chatter(event):
+        await til.on_message(event, context)
+        await help_requests.on_message(event, context)
+        await reflection.on_message(event, context)
     await ack()
 
 

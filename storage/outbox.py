@@ -4,6 +4,7 @@ Flushes, never commits."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,28 +16,34 @@ from storage.types import utcnow
 from storage.workspaces import served
 
 follow_up = FollowUp.__table__  # type: ignore[attr-defined]
-_INSERT = sa.insert(follow_up).returning(follow_up.c.id)
+_INSERT = sa.insert(follow_up).returning(follow_up.c.id, sort_by_parameter_order=True)
 
 
-def add_follow_up(
-    team_id: str, task: str, args: dict[str, Any], claimed_until: datetime, *, session: Session
-) -> int:
-    """One prebuilt INSERT returning the id on the session's connection, no ORM: it sits on the
-    TIL capture's hot path."""
+def add_follow_ups(
+    follow_ups: Sequence[tuple[str, str, dict[str, Any]]],
+    claimed_until: datetime,
+    *,
+    session: Session,
+) -> list[int]:
+    """(team, task, args) rows in one prebuilt INSERT on the session's connection, no ORM,
+    returning their ids in order: they sit on the capture's hot path, a batch at a time."""
     now = utcnow()
     inserted = session.connection().execute(
         _INSERT,
-        {
-            "team_id": team_id,
-            "task": task,
-            "args": json.dumps(args),
-            "attempts": 0,
-            "run_after": now,
-            "claimed_until": claimed_until,
-            "created_at": now,
-        },
+        [
+            {
+                "team_id": team_id,
+                "task": task,
+                "args": json.dumps(args),
+                "attempts": 0,
+                "run_after": now,
+                "claimed_until": claimed_until,
+                "created_at": now,
+            }
+            for team_id, task, args in follow_ups
+        ],
     )
-    return int(inserted.scalar_one())
+    return [int(follow_up_id) for follow_up_id in inserted.scalars()]
 
 
 def claim(follow_up_id: int, now: datetime, lease: timedelta, *, session: Session) -> bool:

@@ -3,7 +3,7 @@ transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, update
@@ -33,24 +33,67 @@ class NewTil:
     permalink: str | None = None
 
 
-# Built once: SQLAlchemy then reuses the compiled statement instead of rebuilding it per row.
-_INSERT_TIL = {
+# Built once: SQLAlchemy then reuses the compiled statement instead of rebuilding it per batch.
+# Keyword TILs may already be stored: a message's rows come back with their key, the others
+# are skipped. /til TILs have no message yet, so nothing collides and rows come back in order.
+_INSERT_MESSAGE_TILS = {
     name: dialect_insert(TIL_TABLE)
     .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "message_ts"])
-    .returning(TIL_TABLE.c.id)
+    .returning(TIL_TABLE.c.id, TIL_TABLE.c.team_id, TIL_TABLE.c.channel_id, TIL_TABLE.c.message_ts)
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+_INSERT_UNPOSTED_TILS = insert(TIL_TABLE).returning(TIL_TABLE.c.id, sort_by_parameter_order=True)
 _INSERT_TAG = insert(TIL_TAG_TABLE)
 
 
 def add_til(new: NewTil, *, session: Session) -> Til | None:
-    """Insert a TIL and its tags; None when that message is already stored (idempotent).
+    """Insert a TIL and its tags; None when that message is already stored (idempotent)."""
+    [til_id] = add_tils([new], session=session)
+    return None if til_id is None else Til.model_validate({"id": til_id, **_values(new)})
 
-    One INSERT ... ON CONFLICT DO NOTHING: a duplicate costs no exception and leaves the
-    caller's transaction usable. This is the ingestion hot path, so it skips the ORM's flush.
+
+def add_tils(batch: Sequence[NewTil], *, session: Session) -> list[int | None]:
+    """Insert TILs and their tags, one statement for each table whatever the batch's size;
+    for each TIL its new id, or None when its message is already stored (idempotent).
+
+    This is the ingestion hot path (a group commit's worth of messages): no ORM, no flush, and
+    a duplicate costs no exception, so the caller's transaction stays usable.
     """
+    connection = session.connection()
+    ids: list[int | None] = [None] * len(batch)
+    first_of_message: dict[tuple[str, str, str], int] = {}
+    unposted: list[int] = []
+    for index, new in enumerate(batch):
+        if new.message_ts is None:
+            unposted.append(index)
+        else:  # the same message twice in one batch (a retry) is stored once
+            first_of_message.setdefault((new.team_id, new.channel_id, new.message_ts), index)
+    if first_of_message:
+        rows = connection.execute(
+            _INSERT_MESSAGE_TILS[connection.dialect.name],
+            [_values(batch[index]) for index in first_of_message.values()],
+        )
+        for til_id, team_id, channel_id, message_ts in rows:
+            ids[first_of_message[(team_id, channel_id, message_ts)]] = til_id
+    if unposted:
+        rows = connection.execute(_INSERT_UNPOSTED_TILS, [_values(batch[i]) for i in unposted])
+        for index, (til_id,) in zip(unposted, rows, strict=True):
+            ids[index] = til_id
+    _add_tags(
+        [
+            row
+            for new, til_id in zip(batch, ids, strict=True)
+            if til_id is not None
+            for row in _tag_rows(new.team_id, til_id, new.tags)
+        ],
+        session=session,
+    )
+    return ids
+
+
+def _values(new: NewTil) -> dict[str, object]:
     now = utcnow()
-    values = {
+    return {
         "team_id": new.team_id,
         "channel_id": new.channel_id,
         "message_ts": new.message_ts,
@@ -63,12 +106,6 @@ def add_til(new: NewTil, *, session: Session) -> Til | None:
         "created_at": now,
         "updated_at": now,
     }
-    connection = session.connection()
-    til_id = connection.execute(_INSERT_TIL[connection.dialect.name], values).scalar_one_or_none()
-    if til_id is None:
-        return None
-    _add_tags(new.team_id, til_id, new.tags, session=session)
-    return Til.model_validate({"id": til_id, **values})
 
 
 def get_til(til_id: int, *, session: Session) -> Til | None:
@@ -92,7 +129,7 @@ def update_til_text(til: Til, text_: str, tags: Iterable[str], *, session: Sessi
         update(TIL_TABLE).where(TIL_TABLE.c.id == til.id).values(text=text_, updated_at=utcnow())
     )
     session.execute(delete(TIL_TAG_TABLE).where(TIL_TAG_TABLE.c.til_id == til.id))
-    _add_tags(til.team_id, til.id, tags, session=session)
+    _add_tags(_tag_rows(til.team_id, til.id, tags), session=session)
 
 
 def set_til_message(til_id: int, message_ts: str, permalink: str, *, session: Session) -> None:
@@ -167,8 +204,11 @@ def iter_tils(
         last_id = batch[-1].id or last_id
 
 
-def _add_tags(team_id: str, til_id: int, tags: Iterable[str], *, session: Session) -> None:
-    rows = [{"team_id": team_id, "til_id": til_id, "tag": tag} for tag in dict.fromkeys(tags)]
+def _tag_rows(team_id: str, til_id: int, tags: Iterable[str]) -> list[dict[str, object]]:
+    return [{"team_id": team_id, "til_id": til_id, "tag": tag} for tag in dict.fromkeys(tags)]
+
+
+def _add_tags(rows: list[dict[str, object]], *, session: Session) -> None:
     if rows:
         session.connection().execute(_INSERT_TAG, rows)
 

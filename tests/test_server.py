@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from bot.emulator import ALICE, GENERAL, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
 from bot.server import signed_by_slack
+from handlers.events import is_idle_chatter
 from tests.conftest import settings_for, stored_tils
 from tests.tcp_proxy import TcpProxy
 
@@ -198,3 +199,42 @@ def test_readyz_follows_the_database_going_away_and_coming_back_while_healthz_st
             assert get(server.url + "/healthz")[0] == 200, "alive: no reason to restart"
             proxy.restore()
             assert get(server.url + "/readyz")[0] == 200, "ready again once the database is back"
+
+
+@pytest.mark.parametrize(
+    ("change", "idle"),
+    [
+        ({}, True),
+        ({"text": "TIL the gate reads the keyword too"}, False),
+        ({"thread_ts": "1699999999.000100"}, False),  # a reply: maybe a question's answer
+        ({"thread_ts": "1700000000.000100"}, True),  # a thread's own parent
+        ({"channel_type": "im"}, False),  # maybe a reflection
+        ({"subtype": "message_changed"}, False),  # an edit may add "TIL"
+        ({"subtype": "message_deleted"}, False),
+        ({"type": "reaction_added"}, False),
+        ({"text": None}, True),
+    ],
+)
+def test_only_chatter_no_feature_reads_is_acknowledged_without_bolt(
+    change: dict[str, object], idle: bool
+) -> None:
+    event = {
+        "type": "message",
+        "channel": GENERAL,
+        "user": ALICE,
+        "text": "lunch at noon?",
+        "ts": "1700000000.000100",
+        "channel_type": "channel",
+        **change,
+    }
+    assert is_idle_chatter(event) is idle
+
+
+def test_chatter_is_acknowledged_and_touches_nothing(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    before = len(emulator.calls)
+    _ts, delivery = emulator.post_message(ALICE, GENERAL, "lunch at noon?")
+    assert delivery is not None and (delivery.status, delivery.body) == (200, "")
+    assert len(stored_tils(engine)) == 0
+    assert emulator.calls[before:] == [], "chatter must cost no Web API call"

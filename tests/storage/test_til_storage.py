@@ -52,6 +52,40 @@ def test_tils_without_a_message_are_all_kept(session: Session) -> None:
     assert til_store.count_tils(TEAM, session=session) == 2
 
 
+def test_a_batch_stores_each_message_once_and_maps_ids_to_their_tils(session: Session) -> None:
+    """A group commit's batch: a message already stored, the same message twice (a retry that
+    arrived with the first), TILs of two workspaces and /til ones without a message."""
+    til_store.add_til(new_til("TIL stored before"), session=session)
+    batch = [
+        new_til("TIL stored before, retried"),
+        new_til("TIL in T2 #a", team=OTHER_TEAM, tags=["a"]),
+        new_til("TIL command one #b", ts=None, tags=["b", "b"]),
+        new_til("TIL fresh #c", ts="1700000000.000300", tags=["c"]),
+        new_til("TIL fresh, retried", ts="1700000000.000300", tags=["c"]),
+        new_til("TIL command two", ts=None),
+    ]
+    ids = til_store.add_tils(batch, session=session)
+    session.commit()
+    assert [til_id is None for til_id in ids] == [True, False, False, False, True, False]
+    texts = {til_id: til_store.get_til(til_id, session=session).text for til_id in ids if til_id}
+    assert [texts.get(til_id) for til_id in ids] == [
+        None,
+        "TIL in T2 #a",
+        "TIL command one #b",
+        "TIL fresh #c",
+        None,
+        "TIL command two",
+    ]
+    assert [til_store.list_tags(til_id, session=session) for til_id in ids if til_id] == [
+        ["a"],
+        ["b"],
+        ["c"],
+        [],
+    ]
+    assert til_store.count_tils(TEAM, session=session) == 4
+    assert til_store.count_tils(OTHER_TEAM, session=session) == 1
+
+
 def test_tags_are_stored_and_replaced_on_update(session: Session) -> None:
     til = til_store.add_til(new_til("TIL x #python", tags=["python", "testing"]), session=session)
     assert til is not None and til.id is not None
