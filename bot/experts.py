@@ -116,9 +116,11 @@ def learned_scores(
     """People with positive evidence on the tags: resolved answers count 1, TILs 0.5, declined
     questions -1, each halving every 90 days."""
     scores: dict[str, float] = {}
-    for user, kind, when in store.evidence(team_id, tags, now - EVIDENCE_HORIZON, session=session):
-        fade = 0.5 ** ((now - when) / HALF_LIFE)
-        scores[user] = scores.get(user, 0.0) + EVIDENCE_WEIGHTS[kind] * fade
+    since = now - EVIDENCE_HORIZON
+    for user, kind, strength in store.evidence(
+        team_id, tags, now, since, HALF_LIFE, session=session
+    ):
+        scores[user] = scores.get(user, 0.0) + EVIDENCE_WEIGHTS[kind] * strength
     return {user: round(score, 2) for user, score in scores.items() if score > 0}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -119,6 +121,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL with synchronous=NORMAL is durable against application crashes (what an ack promises)
     # and avoids an fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Learned expertise fades with power() in SQL (storage.experts.evidence); SQLite has it
+    # only when built with its math functions (3.35 on, the default), so others get Python's.
+    try:
+        cursor.execute("SELECT power(2, 1)")
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("power", 2, math.pow, deterministic=True)
     cursor.close()
 
 

@@ -7,10 +7,11 @@ adding what exists, or removing what does not, changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, Float, cast, delete, func, literal
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -29,7 +30,9 @@ from storage.models import (
     TilTag,
 )
 from storage.privacy import FORGOTTEN_USER
-from storage.types import utcnow
+from storage.types import UTCDateTime, utcnow
+
+SECONDS_A_DAY = 86_400
 
 
 def get_role(team_id: str, user_id: str, *, session: Session) -> Role | None:
@@ -275,45 +278,80 @@ class EvidenceKind(StrEnum):
 
 
 def evidence(
-    team_id: str, tags: Iterable[str], since: datetime, *, session: Session
-) -> list[tuple[str, EvidenceKind, datetime]]:
-    """(user, kind, when) for answers that resolved, TILs posted and questions declined on
-    any of the tags (or their aliases) since `since`."""
+    team_id: str,
+    tags: Iterable[str],
+    now: datetime,
+    since: datetime,
+    half_life: timedelta,
+    *,
+    session: Session,
+) -> list[tuple[str, EvidenceKind, float]]:
+    """(user, kind, strength) for answers that resolved, TILs posted and questions declined on
+    any of the tags (or their aliases) since `since`: each piece counts 1 at `now`, halving
+    every `half_life`, summed in the database (routing reads a row per person, not per piece)."""
     tags = with_aliases(team_id, tags, session=session)
-    resolved = session.exec(
-        select(HelpRequest.answerer_id, HelpRequest.resolved_at)
+    dialect = session.get_bind().dialect.name
+    resolved = (
+        select(
+            HelpRequest.answerer_id, _faded(col(HelpRequest.resolved_at), now, half_life, dialect)
+        )
         .join(HelpRequestTag, col(HelpRequestTag.help_request_id) == col(HelpRequest.id))
         .where(
             HelpRequest.team_id == team_id,
             col(HelpRequestTag.tag).in_(tags),
             HelpRequest.status == HelpStatus.RESOLVED,
             col(HelpRequest.answerer_id).is_not(None),
+            col(HelpRequest.answerer_id) != FORGOTTEN_USER,
             col(HelpRequest.resolved_at) >= since,
         )
+        .group_by(col(HelpRequest.answerer_id))
     )
-    tils = session.exec(
-        select(Til.author_id, Til.created_at)
+    tils = (
+        select(Til.author_id, _faded(col(Til.created_at), now, half_life, dialect))
         .join(TilTag, col(TilTag.til_id) == col(Til.id))
-        .where(Til.team_id == team_id, col(TilTag.tag).in_(tags), Til.created_at >= since)
+        .where(
+            Til.team_id == team_id,
+            col(TilTag.tag).in_(tags),
+            Til.author_id != FORGOTTEN_USER,
+            Til.created_at >= since,
+        )
+        .group_by(col(Til.author_id))
     )
-    declined = session.exec(
-        select(HelpRoute.expert_id, HelpRoute.answered_at)
+    declined = (
+        select(HelpRoute.expert_id, _faded(col(HelpRoute.answered_at), now, half_life, dialect))
         .join(HelpRequestTag, col(HelpRequestTag.help_request_id) == col(HelpRoute.help_request_id))
         .where(
             HelpRoute.team_id == team_id,
             col(HelpRequestTag.tag).in_(tags),
             HelpRoute.answer == RouteAnswer.DECLINED,
+            HelpRoute.expert_id != FORGOTTEN_USER,
             col(HelpRoute.answered_at) >= since,
         )
+        .group_by(col(HelpRoute.expert_id))
     )
-    rows: list[tuple[str, EvidenceKind, datetime]] = []
-    for kind, result in (
-        (EvidenceKind.RESOLVED, resolved),
-        (EvidenceKind.TIL, tils),
-        (EvidenceKind.DECLINED, declined),
-    ):
-        # A forgotten person's answers stay on their questions, but nobody is asked in their name.
-        rows.extend(
-            (user, kind, when) for user, when in result if user and when and user != FORGOTTEN_USER
+    # A forgotten person's answers stay on their questions, but nobody is asked in their name.
+    return [
+        (str(user), kind, float(strength))
+        for kind, statement in (
+            (EvidenceKind.RESOLVED, resolved),
+            (EvidenceKind.TIL, tils),
+            (EvidenceKind.DECLINED, declined),
         )
-    return rows
+        for user, strength in session.execute(statement)
+    ]
+
+
+def _faded(
+    when: Mapped[datetime] | Mapped[datetime | None],
+    now: datetime,
+    half_life: timedelta,
+    dialect: str,
+) -> ColumnElement[float]:
+    """SUM over rows of 0.5 ** (age / half_life), ages in days (SQLite's julianday, PostgreSQL's
+    epoch seconds)."""
+    at = literal(now, UTCDateTime)
+    if dialect == "sqlite":
+        age_days = func.julianday(at) - func.julianday(when)
+    else:
+        age_days = func.extract("epoch", at - when) / SECONDS_A_DAY
+    return func.sum(func.power(0.5, cast(age_days, Float) / (half_life / timedelta(days=1))))
