@@ -286,12 +286,13 @@ def no_experts(tags: list[str]) -> list[Block]:
     return [_section(render("question_no_experts", tags=_hashtags(tags)))]
 
 
-def ask_received(
-    tags: tuple[str, ...], request: HelpRequest, suggestions: Sequence[SuggestionLike]
-) -> list[Block]:
-    """The private answer to /ask; with "maybe already answered" when there are matches."""
-    if not suggestions:
-        return [_section(render("ask_received", tags_note=_tags_note(tags)))]
+def ask_received(tags: tuple[str, ...]) -> list[Block]:
+    """The private answer to /ask (its ack): the question is stored, the rest follows."""
+    return [_section(render("ask_received", tags_note=_tags_note(tags)))]
+
+
+def ask_suggestions(request: HelpRequest, suggestions: Sequence[SuggestionLike]) -> list[Block]:
+    """ "Maybe already answered", privately to the asker once the question is posted."""
     blocks = [_section(render("ask_suggestions_title"))]
     for suggestion in suggestions:
         kind = "TIL" if suggestion.is_til else "Answered question"

@@ -217,6 +217,10 @@ def _ask_scenario(show: Transcript, scheduler_runtime: Runtime) -> None:
         "chat.postMessage", lambda call: "Question from" in call.params.get("text", "")
     )
     show.bot(f"posted in #general: {posted.params['text']}")
+    suggestions = emulator.wait_for_response(
+        lambda response: "Maybe it's already answered" in response["text"], timeout=10
+    )
+    show.bot(blocks.plain_text(suggestions["blocks"]), only_for=DAVE)
     show.console.print(
         "[dim](two minutes later: dave did not say a suggestion answered it, so the "
         "scheduler asks the experts)[/]"

@@ -570,6 +570,22 @@ class SlackEmulator:
                 )
             time.sleep(0.01)
 
+    def wait_for_response(
+        self, predicate: Callable[[dict[str, Any]], bool] | None = None, *, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """The first body POSTed to a response_url matching ``predicate``, polling until timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for response in self.responses:
+                if predicate is None or predicate(response):
+                    return response
+            if time.monotonic() >= deadline:
+                seen = [_short(response) for response in self.responses]
+                raise AssertionError(
+                    f"expected a response_url post within {timeout}s; seen: {seen or 'none'}"
+                )
+            time.sleep(0.01)
+
     def wait_for_socket(self, timeout: float = 10.0) -> None:
         """Return once a Socket Mode client is connected; AssertionError after ``timeout``."""
         with self._lock:

@@ -42,8 +42,8 @@ WORKDAY_START_HOUR = 9
 WORKDAY_END_HOUR = 18
 LOAD_WINDOW = timedelta(days=30)
 MAX_SUGGESTIONS = 3
-# Suggestions come from the latest matches this many (SQLite ranks no more): they run before
-# every /ask's ack, and the best of recent knowledge is what a suggestion should show.
+# Suggestions come from the latest matches this many (SQLite ranks no more): they run for
+# every /ask, and the best of recent knowledge is what a suggestion should show.
 SUGGESTED_FROM = 500
 SUGGESTION_HOLD = timedelta(minutes=2)
 _WORD = re.compile(r"[\w\-.+]+", re.UNICODE)
@@ -78,53 +78,54 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
-class Asked:
-    request: HelpRequest
-    suggestions: list[Suggestion]
-    # Posting the question and asking the experts, stored to run after the ack.
-    follow_up: outbox.Promised
+class Question:
+    """A `/ask <text>` as the command delivered it."""
+
+    team_id: str
+    channel_id: str
+    asker_id: str
+    text: str
+    response_url: str
 
 
-def ask(
-    team_id: str,
-    channel_id: str,
-    asker_id: str,
-    text: str,
-    response_url: str,
-    *,
-    session: Session,
-) -> Asked:
-    """Store a question with its tags, and the follow-up that posts it after the ack.
+def ask_questions(batch: list[Question], *, session: Session) -> list[outbox.Promised]:
+    """/ask questions that arrived together (bot.batching), stored with their tags in one
+    transaction, each with the follow-up that posts it, shows the asker what may already answer
+    it and asks the experts (post_and_route); returns those follow-ups.
 
-    When TILs or resolved questions look like answers, the asker sees them first and experts
-    are asked only after SUGGESTION_HOLD, unless the asker says one answered it.
+    Only what the ack promises is done here: searching past answers and routing wait for the
+    follow-up, so an ack costs a stored row, not a search.
     """
-    suggestions = suggest(team_id, text, session=session)
-    request = help_store.add_help_request(
-        team_id,
-        channel_id,
-        asker_id,
-        text,
-        _question_tags(team_id, text, session=session),
+    request_ids = help_store.add_help_requests(
+        [
+            help_store.NewQuestion(
+                team_id=question.team_id,
+                channel_id=question.channel_id,
+                asker_id=question.asker_id,
+                text=question.text,
+                tags=_question_tags(question.team_id, question.text, session=session),
+            )
+            for question in batch
+        ],
         session=session,
     )
-    if suggestions:
-        request.route_at = utcnow() + SUGGESTION_HOLD
-        session.add(request)
-    assert request.id is not None
-    follow_up = outbox.enqueue(
-        team_id,
-        "help.post_and_route",
-        session=session,
-        request_id=request.id,
-        response_url=response_url,
-    )
+    promised = [
+        outbox.enqueue(
+            question.team_id,
+            "help.post_and_route",
+            session=session,
+            request_id=request_id,
+            response_url=question.response_url,
+        )
+        for question, request_id in zip(batch, request_ids, strict=True)
+    ]
     session.commit()
-    return Asked(request, suggestions, follow_up)
+    return promised
 
 
 def suggest(team_id: str, text: str, *, session: Session) -> list[Suggestion]:
-    """Up to MAX_SUGGESTIONS TILs, then resolved questions, sharing words with the question."""
+    """Up to MAX_SUGGESTIONS TILs, then resolved questions, sharing words with the question
+    (of the latest SUGGESTED_FROM matches of each)."""
     tils = til_store.search_tils(
         team_id, text, session=session, limit=MAX_SUGGESTIONS, any_word=True, ranked=SUGGESTED_FROM
     )
@@ -179,11 +180,14 @@ def post_and_route(
     client: WebClient,
     defaults: HelpPolicy,
 ) -> list[str]:
-    """After the ack (a follow-up, safe to run twice): post the question in its channel, then
-    ask the first experts.
+    """After the ack (a follow-up, safe to run twice): post the question in its channel; when
+    TILs or resolved questions look like answers, show them to the asker and hold routing for
+    SUGGESTION_HOLD (route_held asks then, unless the asker says one answered it); otherwise
+    ask the first experts now.
 
     Returns who was asked. When the channel refuses the post, or nobody can be asked, the
     asker hears why, privately; a Slack outage is raised so the follow-up is tried again.
+    Suggestions are shown once, with the post (a replay after that only routes).
     """
     request = help_store.get_help_request(request_id, session=session)
     if request is None:
@@ -201,8 +205,13 @@ def post_and_route(
             return []
         request.message_ts = request.status_ts = posted_ts
         request.permalink = message_permalink(workspace_url(client), request.channel_id, posted_ts)
+        suggestions = suggest(request.team_id, request.text, session=session)
+        if suggestions:
+            request.route_at = utcnow() + SUGGESTION_HOLD
         session.add(request)
         session.commit()
+        if suggestions:
+            tell_privately(response_url, blocks.ask_suggestions(request, suggestions))
     if request.route_at is not None:  # the asker is looking at suggestions; route_held asks
         return []
     asked = _ask_first_experts(request, tags, session=session, client=client, defaults=defaults)
@@ -224,18 +233,21 @@ def ask_by_mention(
     routes it; returns that follow-up, None when the question is already stored."""
     if help_store.get_help_request_by_message(team_id, channel_id, message_ts, session=session):
         return None
-    request = help_store.add_help_request(
-        team_id,
-        channel_id,
-        asker_id,
-        text,
-        _question_tags(team_id, text, session=session),
-        message_ts=message_ts,
+    [request_id] = help_store.add_help_requests(
+        [
+            help_store.NewQuestion(
+                team_id=team_id,
+                channel_id=channel_id,
+                asker_id=asker_id,
+                text=text,
+                tags=_question_tags(team_id, text, session=session),
+                message_ts=message_ts,
+            )
+        ],
         session=session,
     )
-    assert request.id is not None
     follow_up = outbox.enqueue(
-        team_id, "help.route_mentioned", session=session, request_id=request.id
+        team_id, "help.route_mentioned", session=session, request_id=request_id
     )
     session.commit()
     return follow_up

@@ -60,16 +60,18 @@ async def handle_ask_command(
         except NotAllowed as refused:
             reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     else:
-        asked = await runtime.call(
-            help_requests.ask,
-            team_id=str(context.team_id),
-            channel_id=command["channel_id"],
-            asker_id=command["user_id"],
-            text=text,
-            response_url=command["response_url"],
+        follow_up = await runtime.call_batched(
+            help_requests.ask_questions,
+            help_requests.Question(
+                team_id=str(context.team_id),
+                channel_id=command["channel_id"],
+                asker_id=command["user_id"],
+                text=text,
+                response_url=command["response_url"],
+            ),
         )
-        runtime.kick(asked.follow_up, token=context.bot_token)
-        reply = blocks.ask_received(command_tags(text), asked.request, asked.suggestions)
+        runtime.kick(follow_up, token=context.bot_token)
+        reply = blocks.ask_received(command_tags(text))
     await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
 
 

@@ -3,14 +3,75 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
-from storage.models import HelpRequest, HelpRequestTag, HelpRoute, HelpStatus, RouteAnswer
+from storage.models import (
+    HELP_REQUEST_TABLE,
+    HELP_REQUEST_TAG_TABLE,
+    HelpRequest,
+    HelpRequestTag,
+    HelpRoute,
+    HelpStatus,
+    RouteAnswer,
+)
 from storage.search import matching_ids
 from storage.workspaces import served
+
+
+@dataclass(frozen=True)
+class NewQuestion:
+    """A question as its path knows it: from /ask (posted later), or a message mentioning the
+    bot (`message_ts`: the message is the question)."""
+
+    team_id: str
+    channel_id: str
+    asker_id: str
+    text: str
+    tags: list[str]
+    message_ts: str | None = None
+
+
+# Built once: SQLAlchemy reuses the compiled statements; RETURNING in parameter order gives
+# each question its id from one INSERT for the whole batch.
+_INSERT_QUESTION = insert(HELP_REQUEST_TABLE).returning(
+    HELP_REQUEST_TABLE.c.id, sort_by_parameter_order=True
+)
+_INSERT_TAG = insert(HELP_REQUEST_TAG_TABLE)
+
+
+def add_help_requests(questions: list[NewQuestion], *, session: Session) -> list[int]:
+    """Insert questions and their tags (two statements however many; no ORM flush: /ask's
+    ack waits on this); returns their ids in order."""
+    if not questions:
+        return []
+    connection = session.connection()
+    request_ids = list(
+        connection.execute(
+            _INSERT_QUESTION,
+            [
+                {
+                    "team_id": question.team_id,
+                    "channel_id": question.channel_id,
+                    "asker_id": question.asker_id,
+                    "text": question.text,
+                    "message_ts": question.message_ts,
+                }
+                for question in questions
+            ],
+        ).scalars()
+    )
+    tags = [
+        {"team_id": question.team_id, "help_request_id": request_id, "tag": tag}
+        for question, request_id in zip(questions, request_ids, strict=True)
+        for tag in dict.fromkeys(question.tags)
+    ]
+    if tags:
+        connection.execute(_INSERT_TAG, tags)
+    return request_ids
 
 
 def add_help_request(
@@ -23,15 +84,12 @@ def add_help_request(
     session: Session,
     message_ts: str | None = None,
 ) -> HelpRequest:
-    request = HelpRequest(
-        team_id=team_id, channel_id=channel_id, asker_id=asker_id, text=text, message_ts=message_ts
+    """One question, read back as a row of the session (for callers that change it)."""
+    [request_id] = add_help_requests(
+        [NewQuestion(team_id, channel_id, asker_id, text, list(tags), message_ts)], session=session
     )
-    session.add(request)
-    session.flush()
-    assert request.id is not None
-    for tag in dict.fromkeys(tags):
-        session.add(HelpRequestTag(team_id=team_id, help_request_id=request.id, tag=tag))
-    session.flush()
+    request = session.get(HelpRequest, request_id)
+    assert request is not None
     return request
 
 

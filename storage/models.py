@@ -691,3 +691,5 @@ class FollowUp(SQLModel, table=True):
 # The Core tables, for hot paths that skip the ORM.
 TIL_TABLE = SQLModel.metadata.tables[Til.__tablename__]
 TIL_TAG_TABLE = SQLModel.metadata.tables[TilTag.__tablename__]
+HELP_REQUEST_TABLE = SQLModel.metadata.tables[HelpRequest.__tablename__]
+HELP_REQUEST_TAG_TABLE = SQLModel.metadata.tables[HelpRequestTag.__tablename__]

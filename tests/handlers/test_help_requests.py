@@ -4,17 +4,29 @@ thread, resolution; each routing rule over signed HTTP with DMs observed at the 
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.emulator import ALICE, BOB, CAROL, DAVE, GENERAL, ApiCall, SlackEmulator, User
+from bot.emulator import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    GENERAL,
+    ApiCall,
+    Message,
+    SlackEmulator,
+    User,
+)
 from bot.help_requests import Candidate, in_working_hours
 from bot.jobs import run_held_routing
 from bot.runtime import Runtime
 from bot.serve import BackgroundServer
 from bot.settings import Settings
+from storage.help_requests import tags_of
 from storage.models import HelpRequest, HelpRoute, HelpStatus, RouteAnswer, TilSource
 from tests.conftest import eventually, stored_tils
 
@@ -334,22 +346,45 @@ def test_a_bare_mention_explains_how_to_ask(
     assert "mentioning me" in hint.params["text"] and requests(engine) == []
 
 
+def suggestions_to(emulator: SlackEmulator, user: str) -> Message:
+    """The private "maybe already answered" message the asker sees in the channel."""
+    emulator.wait_for_response(lambda r: "Maybe it's already answered" in r["text"])
+    return eventually(
+        lambda: next(
+            (
+                m
+                for m in emulator.messages(GENERAL, include_ephemeral=True)
+                if m.ephemeral_to == user and "Maybe it's already answered" in m.text
+            ),
+            None,
+        ),
+        what=f"suggestions shown to {user}",
+    )
+
+
 def test_maybe_already_answered_holds_routing_until_the_asker_decides(
     server: BackgroundServer, emulator: SlackEmulator, engine: Engine, settings: Settings
 ) -> None:
     slash(emulator, BOB, "/expert", "add #git")
     emulator.post_message(CAROL, GENERAL, "TIL git worktree gives a second checkout #git")
     slash(emulator, ALICE, "/ask", "first: how do I keep two branches checked out? #git")
+    # The ack only says the question is in: what the team knows arrives after it, privately.
     reply = slash(emulator, DAVE, "/ask", "how can I have two branches checked out with git?")
-    assert "Maybe it's already answered" in reply["text"] and "git worktree" in reply["text"]
-    button = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"][0]
+    assert reply["response_type"] == "ephemeral" and "Got it" in reply["text"]
+    assert "git worktree" not in reply["text"], "the ack waits for no search"
+    shown = suggestions_to(emulator, DAVE)
+    assert "git worktree" in shown.text
+    button = next(b for b in shown.blocks or [] if b["type"] == "actions")["elements"][0]
     assert button["action_id"] == "help_resolve" and button["text"]["text"] == "That answered it"
+    suggestions_to(emulator, ALICE)
     eventually(lambda: all(r.message_ts for r in requests(engine)), what="questions posted")
+    posts = [c.params["text"] for c in emulator.calls_to("chat.postMessage")]
+    assert sum("Question from" in text for text in posts) == 2, "each question posted once"
     assert routes(engine) == [], "no expert is asked while the askers look at suggestions"
 
     alice_question, dave_question = requests(engine)
-    # Dave says the TIL answered it (the ephemeral ack carries the button; Bolt sees a click).
-    emulator.click_button(DAVE, GENERAL, dave_question.message_ts, "help_resolve")
+    # Dave clicks "That answered it" on the suggestions only he sees.
+    emulator.click_button(DAVE, GENERAL, shown.ts, "help_resolve")
     eventually(lambda: requests(engine)[1].status is HelpStatus.RESOLVED, what="dave resolved")
     runtime = Runtime(settings)
     try:
@@ -363,6 +398,7 @@ def test_maybe_already_answered_holds_routing_until_the_asker_decides(
         (alice_question.id, BOB),
         (alice_question.id, CAROL),
     ]
+    assert dave_question.id not in {r.help_request_id for r in routes(engine)}
 
 
 def test_resolved_questions_are_suggested_too(
@@ -372,8 +408,28 @@ def test_resolved_questions_are_suggested_too(
     eventually(lambda: requests(engine) and requests(engine)[0].message_ts, what="posted")
     emulator.click_button(ALICE, GENERAL, requests(engine)[0].message_ts, "help_resolve")
     eventually(lambda: requests(engine)[0].status is HelpStatus.RESOLVED, what="resolved")
-    reply = slash(emulator, CAROL, "/ask", "staging database password?")
-    assert "*Answered question:* where is the staging database password kept?" in reply["text"]
+    slash(emulator, CAROL, "/ask", "staging database password?")
+    shown = suggestions_to(emulator, CAROL)
+    assert "*Answered question:* where is the staging database password kept?" in shown.text
+
+
+def test_questions_arriving_together_are_each_stored_with_their_own_tags_before_the_ack(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    asked = {ALICE: "#alpha", BOB: "#beta", CAROL: "#gamma", DAVE: "#delta"}
+    with ThreadPoolExecutor(len(asked)) as senders:
+        replies = list(
+            senders.map(
+                lambda user: slash(emulator, user, "/ask", f"who knows {asked[user]}?"), asked
+            )
+        )
+    assert all("Got it" in reply["text"] for reply in replies)
+    with Session(engine) as session:  # stored, with their tags, before their acks
+        stored = {
+            request.asker_id: tags_of(request.id, session=session)
+            for request in session.exec(select(HelpRequest))
+        }
+    assert stored == {user: [tag.lstrip("#")] for user, tag in asked.items()}
 
 
 def test_managers_see_the_questions_that_reached_nobody(
