@@ -96,6 +96,11 @@ def ask_questions(batch: list[Question], *, session: Session) -> list[outbox.Pro
     Only what the ack promises is done here: searching past answers and routing wait for the
     follow-up, so an ack costs a stored row, not a search.
     """
+    tags: dict[int, list[str]] = {}
+    for team_id in dict.fromkeys(question.team_id for question in batch):
+        indexes = [index for index, question in enumerate(batch) if question.team_id == team_id]
+        texts = [batch[index].text for index in indexes]
+        tags.update(zip(indexes, _question_tags(team_id, texts, session=session), strict=True))
     request_ids = help_store.add_help_requests(
         [
             help_store.NewQuestion(
@@ -103,9 +108,9 @@ def ask_questions(batch: list[Question], *, session: Session) -> list[outbox.Pro
                 channel_id=question.channel_id,
                 asker_id=question.asker_id,
                 text=question.text,
-                tags=_question_tags(question.team_id, question.text, session=session),
+                tags=tags[index],
             )
-            for question in batch
+            for index, question in enumerate(batch)
         ],
         session=session,
     )
@@ -142,10 +147,24 @@ def suggest(team_id: str, text: str, *, session: Session) -> list[Suggestion]:
     return found
 
 
-def _question_tags(team_id: str, text: str, *, session: Session) -> list[str]:
-    """The question's #tags (aliases resolved), else the known tags among its words."""
-    tags = expert_store.resolve_aliases(team_id, command_tags(text), session=session)
-    return tags or infer_tags(team_id, text, session=session)
+def _question_tags(team_id: str, texts: list[str], *, session: Session) -> list[list[str]]:
+    """Each question's #tags, else the known tags among its words; aliases resolved, in one
+    query for all the questions (a batch of /ask pays for one)."""
+    written = [list(command_tags(text)) for text in texts]
+    known = set() if all(written) else expert_store.known_tags(team_id, session=session)
+    chosen = [
+        tags or [word for word in _words(text) if word in known]
+        for tags, text in zip(written, texts, strict=True)
+    ]
+    meanings = expert_store.aliases(
+        team_id, {tag for tags in chosen for tag in tags}, session=session
+    )
+    return [list(dict.fromkeys(meanings.get(tag, tag) for tag in tags)) for tags in chosen]
+
+
+def _words(text: str) -> list[str]:
+    """The question's words as tags would be written, each once."""
+    return list(dict.fromkeys(normalise_tag(word) for word in _WORD.findall(text)))
 
 
 def unrouted_questions(
@@ -162,14 +181,6 @@ def unrouted_questions(
         (request, help_store.tags_of(request.id or 0, session=session))
         for request in help_store.unrouted(team_id, session=session)
     ]
-
-
-def infer_tags(team_id: str, text: str, *, session: Session) -> list[str]:
-    """Known tags (and aliases) that appear as words of the question."""
-    known = expert_store.known_tags(team_id, session=session)
-    words = [normalise_tag(word) for word in _WORD.findall(text)]
-    found = [word for word in dict.fromkeys(words) if word in known]
-    return expert_store.resolve_aliases(team_id, found, session=session)
 
 
 def post_and_route(
@@ -240,7 +251,7 @@ def ask_by_mention(
                 channel_id=channel_id,
                 asker_id=asker_id,
                 text=text,
-                tags=_question_tags(team_id, text, session=session),
+                tags=_question_tags(team_id, [text], session=session)[0],
                 message_ts=message_ts,
             )
         ],

@@ -74,16 +74,22 @@ def leads(team_id: str, *, session: Session) -> list[str]:
 def resolve_aliases(team_id: str, tags: Iterable[str], *, session: Session) -> list[str]:
     """Tags with aliases replaced by what they stand for, in order, without repeats."""
     tags = list(dict.fromkeys(tags))
+    meanings = aliases(team_id, tags, session=session)
+    return list(dict.fromkeys(meanings.get(tag, tag) for tag in tags))
+
+
+def aliases(team_id: str, tags: Iterable[str], *, session: Session) -> dict[str, str]:
+    """What each of the tags that is an alias stands for (one query for any number of tags)."""
+    tags = list(tags)
     if not tags:
-        return []
-    aliases = dict(
+        return {}
+    return dict(
         session.exec(
             select(TagAlias.alias, TagAlias.tag).where(
                 TagAlias.team_id == team_id, col(TagAlias.alias).in_(tags)
             )
         ).all()
     )
-    return list(dict.fromkeys(aliases.get(tag, tag) for tag in tags))
 
 
 def add_alias(team_id: str, alias: str, tag: str, added_by: str, *, session: Session) -> None:

@@ -416,20 +416,19 @@ def test_resolved_questions_are_suggested_too(
 def test_questions_arriving_together_are_each_stored_with_their_own_tags_before_the_ack(
     server: BackgroundServer, emulator: SlackEmulator, engine: Engine
 ) -> None:
-    asked = {ALICE: "#alpha", BOB: "#beta", CAROL: "#gamma", DAVE: "#delta"}
+    slash(emulator, BOB, "/expert", "add #delta")
+    slash(emulator, ALICE, "/expert", "alias #b #beta")
+    # Written tags, an alias, and (Dave) no tag but a known one among the words.
+    asked = {ALICE: "who knows #alpha?", BOB: "who knows #b?", CAROL: "#gamma?", DAVE: "delta?"}
     with ThreadPoolExecutor(len(asked)) as senders:
-        replies = list(
-            senders.map(
-                lambda user: slash(emulator, user, "/ask", f"who knows {asked[user]}?"), asked
-            )
-        )
+        replies = list(senders.map(lambda user: slash(emulator, user, "/ask", asked[user]), asked))
     assert all("Got it" in reply["text"] for reply in replies)
     with Session(engine) as session:  # stored, with their tags, before their acks
         stored = {
             request.asker_id: tags_of(request.id, session=session)
             for request in session.exec(select(HelpRequest))
         }
-    assert stored == {user: [tag.lstrip("#")] for user, tag in asked.items()}
+    assert stored == {ALICE: ["alpha"], BOB: ["beta"], CAROL: ["gamma"], DAVE: ["delta"]}
 
 
 def test_managers_see_the_questions_that_reached_nobody(
