@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -41,6 +42,15 @@ def build_web_app(settings: Settings, *, scheduled: bool = False) -> Starlette:
     if scheduled:
         start_scheduler(runtime)
     return create_web_app(create_app(settings, runtime), runtime)
+
+
+def freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, the app, SQLAlchemy's metadata: about 170,000
+    objects) out of the cycle collector's full passes. Under load a full pass came about once a
+    second and stopped every thread for 80 to 130 ms, the whole of the acks' p99 (bench
+    serve_stack); frozen, a pass scans only what requests left behind."""
+    gc.collect()
+    gc.freeze()
 
 
 def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
@@ -87,6 +97,7 @@ class GracefulServer(uvicorn.Server):
 
 def run_http(settings: Settings, *, host: str) -> None:
     web = build_web_app(settings, scheduled=True)
+    freeze_start_up_objects()
     logger.info("LearnLoop listening on http://%s:%s%s", host, settings.port, EVENTS_PATH)
     GracefulServer(server_config(web, host, settings.port)).run()
 
@@ -101,6 +112,7 @@ async def run_socket_mode(settings: Settings) -> None:
     runtime = build_runtime(settings)
     start_scheduler(runtime)
     handler = AsyncSocketModeHandler(create_app(settings, runtime), settings.slack_app_token)
+    freeze_start_up_objects()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in SHUTDOWN_SIGNALS:
