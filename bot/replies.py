@@ -6,15 +6,15 @@ Every message carries its blocks and, for notifications and screen readers, thei
 from __future__ import annotations
 
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import Block, plain_text
+from bot.slack_client import KeptWebhookClient
 
 TIMEOUT_SECONDS = 10
 
 
 def tell_privately(response_url: str, reply: list[Block]) -> None:
-    WebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
+    KeptWebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
         text=plain_text(reply), blocks=reply, response_type="ephemeral"
     )
 

@@ -35,6 +35,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from bot.metrics import Metrics
 
@@ -208,6 +209,22 @@ class PacedWebClient(WebClient):
             if channel:
                 PACER.wait(str(channel), longest_wait.get())
         return super().api_call(api_method, **kwargs)
+
+
+class KeptWebhookClient(WebhookClient):
+    """A response_url client over the same kept connections: a follow-up that answers
+    privately (suggestions for /ask, a refusal) connects no more than a Web API call does."""
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        if self.proxy is not None:
+            return super()._perform_http_request_internal(url, req)
+        answer = KEPT_CONNECTIONS.send(url, req, timeout=self.timeout, context=self.ssl)
+        return WebhookResponse(
+            url=url,
+            status_code=int(answer["status"]),
+            body=str(answer["body"]),
+            headers=dict(answer["headers"].items()),
+        )
 
 
 # Each token's workspace address (auth.test's "url"), asked once per process.

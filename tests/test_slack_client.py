@@ -5,9 +5,15 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.emulator import GENERAL, Channel, SlackEmulator
+from bot.blocks import Block
+from bot.emulator import ALICE, GENERAL, Channel, SlackEmulator
+from bot.replies import tell_privately
 from bot.slack_client import create_web_client, message_permalink, workspace_url
 from tests.tcp_proxy import TcpProxy
+
+
+def notice_blocks(text: str) -> list[Block]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
 def test_posts_to_one_channel_are_paced_and_other_channels_are_not_held_up(
@@ -47,6 +53,17 @@ def test_calls_reuse_one_connection_and_survive_slack_closing_it(emulator: Slack
         assert client.auth_test()["ok"], "sent again on a new connection; the caller never knows"
         assert proxy.connections == 2
     assert len(emulator.calls_to("auth.test")) == 6
+
+
+def test_private_answers_reuse_the_kept_connection(emulator: SlackEmulator) -> None:
+    response_url = emulator.response_url(GENERAL, ALICE)
+    with TcpProxy("127.0.0.1", emulator.port) as proxy:
+        proxied = response_url.replace(f":{emulator.port}/", f":{proxy.port}/")
+        for number in range(3):
+            tell_privately(proxied, notice_blocks(f"answer {number}"))
+        assert proxy.connections == 1, "one connection for the three answers"
+    assert [r["text"] for r in emulator.responses] == ["answer 0", "answer 1", "answer 2"]
+    assert all(r["response_type"] == "ephemeral" for r in emulator.responses)
 
 
 def test_permalinks_are_built_as_slack_builds_them(emulator: SlackEmulator) -> None:
