@@ -328,8 +328,11 @@ def route(request: HelpRequest, count: int, *, session: Session, client: WebClie
             expert_store.mark_asked(request.team_id, expert_id, now, session=session)
             routes.append(route_)
     session.commit()
-    for route_ in routes:
-        dm, ts = post_dm(client, route_.expert_id, blocks.expert_request(request, tags))
+    sent = [
+        (route_, *post_dm(client, route_.expert_id, blocks.expert_request(request, tags)))
+        for route_ in routes
+    ]
+    for route_, dm, ts in sent:
         help_store.set_route_message(route_, dm, ts, session=session)
     session.commit()
     logger.info("help request %s routed to %d experts", request.id, len(routes))
@@ -377,6 +380,7 @@ def _available(
     """The people who may be asked now (not away, not deactivated, not bots), in given order."""
     statuses = expert_store.statuses(team_id, user_ids, session=session)
     load = help_store.recent_route_counts(team_id, user_ids, now - LOAD_WINDOW, session=session)
+    session.commit()  # hold no transaction (nor SQLite's one connection) while Slack answers
     candidates = []
     for user_id in user_ids:
         status = statuses.get(user_id)
@@ -424,6 +428,7 @@ def _notify_followers(
     request: HelpRequest, tags: list[str], asked: list[str], *, session: Session, client: WebClient
 ) -> None:
     followers = expert_store.followers_of(request.team_id, tags, session=session)
+    session.commit()  # hold no transaction (nor SQLite's one connection) while Slack answers
     for user_id in followers:
         if user_id == request.asker_id or user_id in asked:
             continue

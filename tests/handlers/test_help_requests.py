@@ -3,6 +3,7 @@ thread, resolution; each routing rule over signed HTTP with DMs observed at the 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -542,3 +543,21 @@ def test_bots_never_ask_and_never_answer(
         assert emulator.deliver_event(mention).status == 200
     [request] = requests(engine)
     assert request.first_answer_at is None, "a bot's reply is no answer"
+
+
+def test_acks_do_not_wait_while_routing_waits_on_slack(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    slash(emulator, BOB, "/expert", "add #x")
+    slash(emulator, DAVE, "/expert", "follow #y")
+    # Routing asks Slack about each candidate (users.info) and opens DMs (conversations.open);
+    # SQLite has one connection, so a transaction held across either would stall every ack.
+    for held_method, question in (("users.info", "q1 #x"), ("conversations.open", "q2 #y")):
+        held = emulator.hold(held_method)
+        slash(emulator, ALICE, "/ask", question)
+        held.wait_until_arrived()
+        started = time.monotonic()
+        reply = slash(emulator, CAROL, "/til", f"acks go on while {held_method} waits #z")
+        assert "Saved" in reply["text"] and time.monotonic() - started < 1, held_method
+        held.release()
+    eventually(lambda: routes(engine) and dms_to(emulator, DAVE), what="routed and followed")
