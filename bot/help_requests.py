@@ -114,16 +114,17 @@ def ask_questions(batch: list[Question], *, session: Session) -> list[outbox.Pro
         ],
         session=session,
     )
-    promised = [
-        outbox.enqueue(
-            question.team_id,
-            "help.post_and_route",
-            session=session,
-            request_id=request_id,
-            response_url=question.response_url,
-        )
-        for question, request_id in zip(batch, request_ids, strict=True)
-    ]
+    promised = outbox.enqueue_all(
+        [
+            (
+                question.team_id,
+                "help.post_and_route",
+                {"request_id": request_id, "response_url": question.response_url},
+            )
+            for question, request_id in zip(batch, request_ids, strict=True)
+        ],
+        session=session,
+    )
     session.commit()
     return promised
 
