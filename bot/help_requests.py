@@ -29,7 +29,13 @@ from bot.roles import require_manager
 from bot.settings import HelpPolicy
 from bot.slack_client import ClientFor, is_transient, message_permalink, workspace_url
 from bot.text import command_tags, normalise_tag
-from bot.til import SlackMessage, capture_message, confirm_capture, fetch_message
+from bot.til import (
+    CommandText,
+    SlackMessage,
+    capture_message,
+    confirm_capture,
+    fetch_message,
+)
 from storage import experts as expert_store
 from storage import help_requests as help_store
 from storage import til as til_store
@@ -77,18 +83,7 @@ class Suggestion:
     is_til: bool
 
 
-@dataclass(frozen=True)
-class Question:
-    """A `/ask <text>` as the command delivered it."""
-
-    team_id: str
-    channel_id: str
-    asker_id: str
-    text: str
-    response_url: str
-
-
-def ask_questions(batch: list[Question], *, session: Session) -> list[outbox.Promised]:
+def ask_questions(batch: list[CommandText], *, session: Session) -> list[outbox.Promised]:
     """/ask questions that arrived together (bot.batching), stored with their tags in one
     transaction, each with the follow-up that posts it, shows the asker what may already answer
     it and asks the experts (post_and_route); returns those follow-ups.
@@ -106,7 +101,7 @@ def ask_questions(batch: list[Question], *, session: Session) -> list[outbox.Pro
             help_store.NewQuestion(
                 team_id=question.team_id,
                 channel_id=question.channel_id,
-                asker_id=question.asker_id,
+                asker_id=question.user_id,
                 text=question.text,
                 tags=tags[index],
             )

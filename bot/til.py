@@ -334,8 +334,9 @@ def forget_deleted_message(
 
 
 @dataclass(frozen=True)
-class CommandTil:
-    """A `/til <text>` as the command delivered it."""
+class CommandText:
+    """A `/til <text>` or `/ask <text>` as the command delivered it: what a batch service stores
+    before the ack, with the response_url its follow-up answers the user through."""
 
     team_id: str
     channel_id: str
@@ -344,7 +345,7 @@ class CommandTil:
     response_url: str
 
 
-def save_command_tils(batch: list[CommandTil], *, session: Session) -> list[outbox.Promised]:
+def save_command_tils(batch: list[CommandText], *, session: Session) -> list[outbox.Promised]:
     """`/til <text>`s that arrived together (bot.batching), stored in one transaction, each
     with the follow-up that shares it in the channel after the ack; returns those follow-ups."""
     ids = til_store.add_tils(

@@ -16,6 +16,7 @@ from bot.runtime import runtime_of
 from bot.text import channel_reference, command_tags
 from handlers.payloads import (
     actor_id,
+    command_of,
     command_text,
     input_value,
     posted_by_person,
@@ -61,14 +62,7 @@ async def handle_ask_command(
             reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     else:
         follow_up = await runtime.call_batched(
-            help_requests.ask_questions,
-            help_requests.Question(
-                team_id=str(context.team_id),
-                channel_id=command["channel_id"],
-                asker_id=command["user_id"],
-                text=text,
-                response_url=command["response_url"],
-            ),
+            help_requests.ask_questions, command_of(command, str(context.team_id), text)
         )
         runtime.kick(follow_up, token=context.bot_token)
         reply = blocks.ask_received(command_tags(text))

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot.slack_client import workspace_url_async
-from bot.til import SlackMessage
+from bot.til import CommandText, SlackMessage
 
 # Slack ids (T…, C…, U…, D…) and message timestamps ("1700000000.000100"), within the columns
 # that store them (32 characters).
@@ -44,6 +44,18 @@ def text_of(value: Any) -> str:
 def command_text(command: dict[str, Any]) -> str:
     """What the person typed after the command."""
     return text_of(command.get("text"))
+
+
+def command_of(command: dict[str, Any], team_id: str, text: str) -> CommandText:
+    """A slash command's text with where it came from and where to answer (Slack always sends
+    these three)."""
+    return CommandText(
+        team_id=team_id,
+        channel_id=command["channel_id"],
+        user_id=command["user_id"],
+        text=text,
+        response_url=command["response_url"],
+    )
 
 
 def record_id(value: Any) -> int | None:

@@ -13,6 +13,7 @@ from bot.til import CaptureOutcome
 from handlers.payloads import (
     actor_id,
     channel_of,
+    command_of,
     command_text,
     message_from,
     reaction_of,
@@ -120,14 +121,7 @@ async def handle_til_command(
             reply = blocks.search_results(query, hits)
     else:
         follow_up = await runtime.call_batched(
-            til.save_command_tils,
-            til.CommandTil(
-                team_id=str(context.team_id),
-                channel_id=command["channel_id"],
-                user_id=command["user_id"],
-                text=text,
-                response_url=command["response_url"],
-            ),
+            til.save_command_tils, command_of(command, str(context.team_id), text)
         )
         runtime.kick(follow_up, token=context.bot_token)
         reply = blocks.saved(extract_tags(text))

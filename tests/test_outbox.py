@@ -74,7 +74,7 @@ def store_command_til(runtime: Runtime, emulator: SlackEmulator, text: str) -> N
     runtime.call_sync(
         til.save_command_tils,
         batch=[
-            til.CommandTil(
+            til.CommandText(
                 emulator.team_id, GENERAL, DAVE, text, f"{emulator.base_url}/response/unused"
             )
         ],
