@@ -33,12 +33,13 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 logger = logging.getLogger(__name__)
 
+Found = TypeVar("Found")
 TEAM_ID = "T0LEARN01"
 TEAM_DOMAIN = "learnloop-demo"
 TEAM_NAME = "LearnLoop Demo"
@@ -558,33 +559,29 @@ class SlackEmulator:
         timeout: float = 5.0,
     ) -> ApiCall:
         """The first recorded call to ``method`` matching ``predicate``, polling until timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for call in self.calls_to(method):
-                if predicate is None or predicate(call):
-                    return call
-            if time.monotonic() >= deadline:
-                seen = [f"{c.method}({_short(c.params)})" for c in self.calls]
-                raise AssertionError(
-                    f"expected a call to {method} within {timeout}s; calls seen: {seen or 'none'}"
-                )
-            time.sleep(0.01)
+        return _first_within(
+            lambda: self.calls_to(method),
+            predicate,
+            timeout,
+            lambda: (
+                f"expected a call to {method} within {timeout}s; calls seen: "
+                f"{[f'{c.method}({_short(c.params)})' for c in self.calls] or 'none'}"
+            ),
+        )
 
     def wait_for_response(
         self, predicate: Callable[[dict[str, Any]], bool] | None = None, *, timeout: float = 5.0
     ) -> dict[str, Any]:
         """The first body POSTed to a response_url matching ``predicate``, polling until timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for response in self.responses:
-                if predicate is None or predicate(response):
-                    return response
-            if time.monotonic() >= deadline:
-                seen = [_short(response) for response in self.responses]
-                raise AssertionError(
-                    f"expected a response_url post within {timeout}s; seen: {seen or 'none'}"
-                )
-            time.sleep(0.01)
+        return _first_within(
+            lambda: self.responses,
+            predicate,
+            timeout,
+            lambda: (
+                f"expected a response_url post within {timeout}s; seen: "
+                f"{[_short(response) for response in self.responses] or 'none'}"
+            ),
+        )
 
     def wait_for_socket(self, timeout: float = 10.0) -> None:
         """Return once a Socket Mode client is connected; AssertionError after ``timeout``."""
@@ -2464,3 +2461,21 @@ def _tz_offset(tz: str) -> int:
 def _short(params: dict[str, Any]) -> str:
     text = ", ".join(f"{k}={v!r}" for k, v in params.items() if k not in ("blocks", "view"))
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _first_within(
+    seen: Callable[[], list[Found]],
+    predicate: Callable[[Found], bool] | None,
+    timeout: float,
+    failure: Callable[[], str],
+) -> Found:
+    """The first of what `seen` returns that matches `predicate`, polling until `timeout`;
+    AssertionError saying `failure()` after it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for item in seen():
+            if predicate is None or predicate(item):
+                return item
+        if time.monotonic() >= deadline:
+            raise AssertionError(failure())
+        time.sleep(0.01)

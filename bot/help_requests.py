@@ -579,12 +579,9 @@ def save_answer_as_til(
         captured_by=user_id,
         workspace=workspace_url(client),
     )
-    til = (
-        til_store.get_til(capture.til_id, session=session)
-        if capture.til_id is not None
-        else til_store.get_til_by_message(
-            request.team_id, request.channel_id, message.ts, session=session
-        )
+    # Just kept, or kept before (by its author, the capture emoji…): stored either way.
+    til = til_store.get_til_by_message(
+        request.team_id, request.channel_id, message.ts, session=session
     )
     if til is None:
         return None

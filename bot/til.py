@@ -72,7 +72,6 @@ class CaptureOutcome(StrEnum):
 @dataclass(frozen=True)
 class Capture:
     outcome: CaptureOutcome
-    til_id: int | None = None
     # The stored confirmation (:books:) to run after the ack.
     follow_up: outbox.Promised | None = None
 
@@ -118,7 +117,7 @@ def _keep(candidates: list[_Candidate], *, session: Session) -> list[Capture]:
         [_confirmation(candidates[index], til_id) for index, til_id in saved], session=session
     )
     for (index, til_id), follow_up in zip(saved, confirmations, strict=True):
-        captures[index] = Capture(CaptureOutcome.SAVED, til_id, follow_up)
+        captures[index] = Capture(CaptureOutcome.SAVED, follow_up)
         message = candidates[index].message
         logger.info(
             "captured TIL %s from %s in %s/%s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,17 +49,22 @@ _INSERT_TAG = insert(TIL_TAG_TABLE)
 
 def add_til(new: NewTil, *, session: Session) -> Til | None:
     """Insert a TIL and its tags; None when that message is already stored (idempotent)."""
-    [til_id] = add_tils([new], session=session)
-    return None if til_id is None else Til.model_validate({"id": til_id, **_values(new)})
+    now = utcnow()
+    [til_id] = add_tils([new], session=session, now=now)
+    return None if til_id is None else Til.model_validate({"id": til_id, **_values(new, now)})
 
 
-def add_tils(batch: Sequence[NewTil], *, session: Session) -> list[int | None]:
+def add_tils(
+    batch: Sequence[NewTil], *, session: Session, now: datetime | None = None
+) -> list[int | None]:
     """Insert TILs and their tags, one statement for each table whatever the batch's size;
     for each TIL its new id, or None when its message is already stored (idempotent).
 
     This is the ingestion hot path (a group commit's worth of messages): no ORM, no flush, and
-    a duplicate costs no exception, so the caller's transaction stays usable.
+    a duplicate costs no exception, so the caller's transaction stays usable. All get the same
+    `now` as their created and updated time (this moment unless given).
     """
+    now = now or utcnow()
     connection = session.connection()
     ids: list[int | None] = [None] * len(batch)
     first_of_message: dict[tuple[str, str, str], int] = {}
@@ -71,12 +77,12 @@ def add_tils(batch: Sequence[NewTil], *, session: Session) -> list[int | None]:
     if first_of_message:
         rows = connection.execute(
             _INSERT_MESSAGE_TILS[connection.dialect.name],
-            [_values(batch[index]) for index in first_of_message.values()],
+            [_values(batch[index], now) for index in first_of_message.values()],
         )
         for til_id, team_id, channel_id, message_ts in rows:
             ids[first_of_message[(team_id, channel_id, message_ts)]] = til_id
     if unposted:
-        rows = connection.execute(_INSERT_UNPOSTED_TILS, [_values(batch[i]) for i in unposted])
+        rows = connection.execute(_INSERT_UNPOSTED_TILS, [_values(batch[i], now) for i in unposted])
         for index, (til_id,) in zip(unposted, rows, strict=True):
             ids[index] = til_id
     _add_tags(
@@ -91,8 +97,7 @@ def add_tils(batch: Sequence[NewTil], *, session: Session) -> list[int | None]:
     return ids
 
 
-def _values(new: NewTil) -> dict[str, object]:
-    now = utcnow()
+def _values(new: NewTil, now: datetime) -> dict[str, object]:
     return {
         "team_id": new.team_id,
         "channel_id": new.channel_id,
