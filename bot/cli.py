@@ -1,4 +1,4 @@
-"""The `learnloop` command: serve, db upgrade, export, forget, summary, demo, sandbox."""
+"""The `learnloop` command: serve, worker, db upgrade, export, forget, summary, demo, sandbox."""
 
 from __future__ import annotations
 
@@ -75,6 +75,16 @@ def serve(
         asyncio.run(run_socket_mode(settings))
     else:
         run_http(settings, host=host)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the Slack work that serving processes store (LEARNLOOP_FOLLOW_UPS=worker), until
+    SIGTERM or Ctrl-C."""
+    settings = _settings()
+    from bot.worker import run_worker
+
+    run_worker(settings)
 
 
 @db_cli.command("upgrade")

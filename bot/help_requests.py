@@ -588,7 +588,7 @@ def save_answer_as_til(
     help_store.link_answer_til(request_id, til.id, session=session)
     session.commit()
     update(client, request.channel_id, offer_ts, blocks.answer_saved(user_id))
-    if capture.follow_up is not None:  # we are after the ack already
+    if capture.follow_up is not None and capture.follow_up.held:  # after the ack already
         confirm_capture(**capture.follow_up.args, session=session, client=client)
         outbox.done(capture.follow_up.id, session=session)
     return til

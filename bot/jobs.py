@@ -67,7 +67,8 @@ def run_mentoring(runtime: Runtime, now: datetime) -> list[int]:
 
 
 def run_follow_ups(runtime: Runtime, now: datetime) -> list[int]:
-    """Replay follow-ups whose process died or whose attempt failed; each once, anywhere."""
+    """Replay follow-ups whose process died or whose attempt failed; each once, anywhere.
+    Not in the sweep when workers run the follow-ups (they replay them too)."""
     return runtime.sweep(outbox.replay_due, now=now, settings=runtime.settings)
 
 
@@ -76,7 +77,8 @@ def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:
     if not lease.is_leader():
         return
     now = utcnow()
-    run_follow_ups(runtime, now)
+    if not runtime.settings.follow_ups_by_workers:
+        run_follow_ups(runtime, now)
     run_held_routing(runtime, now)
     run_escalations(runtime, now)
     run_reflections(runtime, now)

@@ -255,6 +255,8 @@ def form_due_rounds(
         session.commit()
         for pair_id, follow_up in introductions:
             formed.append(pair_id)
+            if not follow_up.held:
+                continue  # a worker introduces them
             try:
                 outbox.run_promised(follow_up, session=session, client=client, settings=settings)
             except Exception:

@@ -1,11 +1,14 @@
 """Follow-up work that an acknowledged request promised, kept until it is done.
 
 A service adds the follow-up row in the same transaction as the request's own writes, so the
-ack means both are stored. The request's process runs it at once (Runtime.kick); if that
-process dies or the attempt fails, the scheduler's sweep replays it when its claim runs out,
-with growing delays, until it succeeds or MAX_ATTEMPTS is reached. Tasks are therefore written
-to be safe to run twice (they check what is already done). Rows hold a task name from TASKS and
-JSON ids: never code, never a token.
+ack means both are stored. Where it runs is decided here, once, from the session (RUN_HERE,
+set by the Runtime from LEARNLOOP_FOLLOW_UPS): by default the request's process claims it and
+runs it at once (Runtime.kick), and if that process dies or the attempt fails, the scheduler's
+sweep replays it when its claim runs out; with `worker`, it is stored unclaimed and `learnloop
+worker` processes claim and run it (bot.worker), replays included. Either way failures come
+back with growing delays, until success or MAX_ATTEMPTS. Tasks are therefore written to be safe
+to run twice (they check what is already done). Rows hold a task name from TASKS and JSON ids:
+never code, never a token.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 REPLAY_BATCH = 100
+# A session's info key: False when this process leaves its follow-ups to `learnloop worker`.
+RUN_HERE = "learnloop.run_follow_ups_here"
 # A follow-up posting in a busy channel waits this long for its turn, then is deferred.
 LONGEST_CHANNEL_WAIT = 2.0
 _WHAT_TO_DO = {
@@ -52,14 +57,15 @@ Task = Callable[..., object]
 
 @dataclass(frozen=True)
 class Promised:
-    """A stored follow-up as its own process runs it right after the ack, without reading the
-    row back."""
+    """A stored follow-up as its runner has it, without reading the row back. `held`: this
+    process claimed it and runs it; otherwise it was left unclaimed for a worker."""
 
     id: int
     team_id: str
     task: str
     args: dict[str, Any]
     attempts: int = 0
+    held: bool = True
 
 
 def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> Promised:
@@ -71,15 +77,17 @@ def enqueue(team_id: str, task: str, *, session: Session, **args: Any) -> Promis
 def enqueue_all(
     follow_ups: Sequence[tuple[str, str, dict[str, Any]]], *, session: Session
 ) -> list[Promised]:
-    """Add (team, task, args) follow-ups to the caller's transaction in one statement."""
+    """Add (team, task, args) follow-ups to the caller's transaction in one statement: claimed
+    by this process, or unclaimed for the workers when its sessions say so (RUN_HERE)."""
     for _, task, _ in follow_ups:
         if task not in _tasks():
             raise KeyError(f"unknown follow-up task {task!r}")
     if not follow_ups:
         return []
-    ids = store.add_follow_ups(follow_ups, utcnow() + LEASE, session=session)
+    held = bool(session.info.get(RUN_HERE, True))
+    ids = store.add_follow_ups(follow_ups, utcnow() + LEASE if held else None, session=session)
     return [
-        Promised(follow_up_id, team_id, task, args)
+        Promised(follow_up_id, team_id, task, args, held=held)
         for follow_up_id, (team_id, task, args) in zip(ids, follow_ups, strict=True)
     ]
 
@@ -192,6 +200,24 @@ def replay_due(
                 "follow-up %s failed again; next attempt later", follow_up_id, exc_info=True
             )
     return done
+
+
+def claim_due(now: datetime, limit: int, *, session: Session) -> list[Promised]:
+    """Claim up to `limit` due follow-ups for a worker in one statement (committed), oldest
+    first; each goes to one worker, whatever the others do at the same time."""
+    claimed = store.claim_due(now, limit, LEASE, session=session)
+    session.commit()
+    return [
+        Promised(follow_up_id, team_id, task, json.loads(args), attempts)
+        for follow_up_id, team_id, task, args, attempts in claimed
+    ]
+
+
+def release(follow_up_ids: list[int], *, session: Session) -> None:
+    """Hand back follow-ups claimed but not started (a worker stopping): due again at once."""
+    if follow_up_ids:
+        store.release(follow_up_ids, session=session)
+        session.commit()
 
 
 def _postpone(

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot import outbox
 from bot.batching import Batcher
@@ -48,7 +49,9 @@ class Runtime:
         self.engine = engine or create_db_engine(
             settings.database_url, pool_size=settings.worker_threads
         )
-        self.sessions: SessionFactory = create_session_factory(self.engine)
+        self.sessions: SessionFactory = create_session_factory(
+            self.engine, info={outbox.RUN_HERE: not settings.follow_ups_by_workers}
+        )
         self.metrics = Metrics()
         # Set by the scheduler when one runs in this process (`learnloop serve`).
         self.leader: LeaderLease | None = None
@@ -92,14 +95,18 @@ class Runtime:
 
             @cache
             def client(team_id: str) -> WebClient | None:
-                token = self.tokens.bot_token(team_id, session=session)
-                if token is None:
-                    logger.warning("no bot token for workspace %s: its due work waits", team_id)
-                    return None
-                return self.client_for(token)
+                token = self.bot_token(team_id, session=session)
+                return None if token is None else self.client_for(token)
 
             clients: ClientFor = client
             return service(session=session, clients=clients, **kwargs)
+
+    def bot_token(self, team_id: str, *, session: Session) -> str | None:
+        """The workspace's bot token for due work; None (logged) when it has none."""
+        token = self.tokens.bot_token(team_id, session=session)
+        if token is None:
+            logger.warning("no bot token for workspace %s: its due work waits", team_id)
+        return token
 
     async def call(
         self, service: Callable[..., T], /, *, token: str | None = None, **kwargs: Any
@@ -137,10 +144,15 @@ class Runtime:
         future.add_done_callback(_log_failure)
 
     def kick(self, promised: outbox.Promised | None, *, token: str | None) -> None:
-        """Run a stored follow-up now, after the ack, on its own pool; if this fails or the
-        process dies, the sweep replays it (bot.outbox)."""
-        if promised is None:
-            return
+        """Run a stored follow-up this process holds now, after the ack, on its own pool; if
+        this fails or the process dies, the sweep replays it. One left to the workers
+        (LEARNLOOP_FOLLOW_UPS=worker) is theirs alone (bot.outbox)."""
+        if promised is not None and promised.held:
+            self.run_follow_up(promised, token=token)
+
+    def run_follow_up(self, promised: outbox.Promised, *, token: str | None) -> Future[bool]:
+        """Run a follow-up this process claimed on the follow-up pool, logging any failure;
+        done ones are deleted in batches."""
         future = self._follow_ups.submit(
             self.call_sync,
             outbox.run_promised,
@@ -150,9 +162,11 @@ class Runtime:
             finish=self._batcher(outbox.finish_all, linger=FINISH_LINGER).submit,
         )
         future.add_done_callback(_log_failure)
+        return future
 
     async def promise(self, task: str, /, *, team_id: str, token: str | None, **args: Any) -> None:
-        """Store a follow-up before the ack, then run it after (a click, a reaction)."""
+        """Store a follow-up before the ack, then run it after (a click, a reaction), or leave
+        it to the workers."""
         promised = await self.call(outbox.promise, team_id=team_id, task=task, **args)
         self.kick(promised, token=token)
 
@@ -163,7 +177,7 @@ class Runtime:
     def close(self) -> None:
         """Finish in-flight work, then release threads and connections. Follow-ups not yet
         started are dropped from the queue, not lost: they are in the outbox, and the leader's
-        sweep replays them once their claim runs out."""
+        sweep (or a worker) replays them once their claim runs out."""
         for stop in self._before_close:
             stop()
         self._requests.shutdown(wait=True)
@@ -174,6 +188,8 @@ class Runtime:
 
 
 def _log_failure(future: Future[Any]) -> None:
+    if future.cancelled():  # never started: still in the outbox
+        return
     error = future.exception()
     if error is not None:
         logger.error("follow-up work failed", exc_info=error)

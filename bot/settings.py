@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
@@ -23,6 +24,11 @@ DEFAULT_ESCALATION_MINUTES = 60
 DEFAULT_REFLECTION_GRACE_MINUTES = 60
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SWEEP_SECONDS = 30
+DEFAULT_WORKER_POLL_SECONDS = 0.2
+# Where the follow-ups an acknowledged request promised run: in the serving process that stored
+# them, or in `learnloop worker` processes (the web/worker split of a larger deployment).
+FollowUps = Literal["serve", "worker"]
+FOLLOW_UPS: tuple[FollowUps, ...] = ("serve", "worker")
 OAUTH_INSTALL_PATH = "/slack/install"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 
@@ -76,11 +82,19 @@ class Settings:
     # How often the leader's scheduler looks for due work (prompts, digests, escalations,
     # follow-ups to replay).
     sweep_seconds: int = DEFAULT_SWEEP_SECONDS
+    follow_ups: FollowUps = "serve"
+    # How often `learnloop worker` looks for due follow-ups when the last look found few.
+    worker_poll_seconds: float = DEFAULT_WORKER_POLL_SECONDS
     oauth: OAuthSettings | None = None
 
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def follow_ups_by_workers(self) -> bool:
+        """Serving processes only store follow-ups; `learnloop worker` runs and replays them."""
+        return self.follow_ups == "worker"
 
     @property
     def help_policy(self) -> HelpPolicy:
@@ -138,6 +152,10 @@ class Settings:
             ),
             timezone=timezone_from_env(environ),
             sweep_seconds=_positive_int(environ, "LEARNLOOP_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS),
+            follow_ups=_follow_ups(environ),
+            worker_poll_seconds=_positive_seconds(
+                environ, "LEARNLOOP_WORKER_POLL_SECONDS", DEFAULT_WORKER_POLL_SECONDS
+            ),
             oauth=oauth,
         )
 
@@ -248,6 +266,31 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {raw!r}.")
     return int(raw)
+
+
+def _positive_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = _optional(environ, name)
+    if raw is None:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds above 0 (e.g. 0.2), got {raw!r}.")
+    return seconds
+
+
+def _follow_ups(environ: Mapping[str, str]) -> FollowUps:
+    raw = _optional(environ, "LEARNLOOP_FOLLOW_UPS") or "serve"
+    for mode in FOLLOW_UPS:
+        if raw.lower() == mode:
+            return mode
+    raise SettingsError(
+        "LEARNLOOP_FOLLOW_UPS must be 'serve' (the serving process runs the Slack work its "
+        "requests promise) or 'worker' (`learnloop worker` processes run it), got "
+        f"{raw!r}."
+    )
 
 
 _EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")

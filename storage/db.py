@@ -139,8 +139,10 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_session_factory(engine: Engine) -> SessionFactory:
-    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+def create_session_factory(engine: Engine, *, info: dict[str, Any] | None = None) -> SessionFactory:
+    """Sessions that keep loaded rows usable after commit; `info` is copied into each one's
+    `Session.info` (what a process tells the code its sessions reach, e.g. bot.outbox.RUN_HERE)."""
+    return sessionmaker(engine, class_=Session, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -21,12 +21,13 @@ _INSERT = sa.insert(follow_up).returning(follow_up.c.id, sort_by_parameter_order
 
 def add_follow_ups(
     follow_ups: Sequence[tuple[str, str, dict[str, Any]]],
-    claimed_until: datetime,
+    claimed_until: datetime | None,
     *,
     session: Session,
 ) -> list[int]:
     """(team, task, args) rows in one prebuilt INSERT on the session's connection, no ORM,
-    returning their ids in order: they sit on the capture's hot path, a batch at a time."""
+    returning their ids in order: they sit on the capture's hot path, a batch at a time.
+    `claimed_until` None leaves them due at once to whoever claims them."""
     now = utcnow()
     inserted = session.connection().execute(
         _INSERT,
@@ -46,18 +47,58 @@ def add_follow_ups(
     return [int(follow_up_id) for follow_up_id in inserted.scalars()]
 
 
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    """Its time has come and its claim, if any, has run out."""
+    return sa.and_(
+        follow_up.c.run_after <= now,
+        sa.or_(follow_up.c.claimed_until.is_(None), follow_up.c.claimed_until <= now),
+    )
+
+
 def claim(follow_up_id: int, now: datetime, lease: timedelta, *, session: Session) -> bool:
     """Take a due row for `lease`; one UPDATE, so of two replicas only one wins."""
     taken = session.execute(
         sa.update(follow_up)
-        .where(
-            follow_up.c.id == follow_up_id,
-            follow_up.c.run_after <= now,
-            sa.or_(follow_up.c.claimed_until.is_(None), follow_up.c.claimed_until <= now),
-        )
+        .where(follow_up.c.id == follow_up_id, _due(now))
         .values(claimed_until=now + lease)
     )
     return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_due(
+    now: datetime, limit: int, lease: timedelta, *, session: Session
+) -> list[tuple[int, str, str, str, int]]:
+    """Take up to `limit` due rows of served workspaces for `lease`, oldest first, in one
+    statement, returning (id, team, task, args JSON, attempts). Of several workers each row goes
+    to one: PostgreSQL skips rows another worker's statement has locked instead of waiting, and
+    re-checks a row whose claim committed meanwhile; SQLite runs one writer at a time."""
+    oldest_due = (
+        sa.select(follow_up.c.id)
+        .where(_due(now), served(follow_up.c.team_id))
+        .order_by(follow_up.c.run_after, follow_up.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # left out on SQLite
+    )
+    taken = session.execute(
+        sa.update(follow_up)
+        .where(follow_up.c.id.in_(oldest_due))
+        .values(claimed_until=now + lease)
+        .returning(
+            follow_up.c.id,
+            follow_up.c.team_id,
+            follow_up.c.task,
+            follow_up.c.args,
+            follow_up.c.attempts,
+        )
+    )
+    return sorted((int(i), team, task, args, int(n)) for i, team, task, args, n in taken)
+
+
+def release(follow_up_ids: list[int], *, session: Session) -> None:
+    """Claimed but never started: due again at once, for any runner."""
+    session.execute(
+        sa.update(follow_up).where(follow_up.c.id.in_(follow_up_ids)).values(claimed_until=None)
+    )
 
 
 def due(now: datetime, limit: int, *, session: Session) -> list[tuple[int, str]]:
@@ -65,11 +106,7 @@ def due(now: datetime, limit: int, *, session: Session) -> list[tuple[int, str]]
     served workspaces, oldest first."""
     query = (
         select(FollowUp.id, FollowUp.team_id)
-        .where(
-            col(FollowUp.run_after) <= now,
-            sa.or_(col(FollowUp.claimed_until).is_(None), col(FollowUp.claimed_until) <= now),
-            served(FollowUp.team_id),
-        )
+        .where(_due(now), served(FollowUp.team_id))
         .order_by(col(FollowUp.run_after), col(FollowUp.id))
         .limit(limit)
     )
