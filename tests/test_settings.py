@@ -52,11 +52,27 @@ def test_values_are_read_and_normalised() -> None:
         ({"PORT": "70000"}, "PORT"),
         ({"LEARNLOOP_CAPTURE_EMOJI": "not an emoji!"}, "LEARNLOOP_CAPTURE_EMOJI"),
         ({"LEARNLOOP_WORKER_THREADS": "0"}, "LEARNLOOP_WORKER_THREADS"),
+        ({"LEARNLOOP_FOLLOW_UPS": "workers"}, "LEARNLOOP_FOLLOW_UPS"),
+        ({"LEARNLOOP_WORKER_POLL_SECONDS": "0"}, "LEARNLOOP_WORKER_POLL_SECONDS"),
+        ({"LEARNLOOP_WORKER_POLL_SECONDS": "-1"}, "LEARNLOOP_WORKER_POLL_SECONDS"),
+        ({"LEARNLOOP_WORKER_POLL_SECONDS": "soon"}, "LEARNLOOP_WORKER_POLL_SECONDS"),
+        ({"LEARNLOOP_WORKER_POLL_SECONDS": "nan"}, "LEARNLOOP_WORKER_POLL_SECONDS"),
     ],
 )
 def test_bad_settings_name_the_variable(change: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(VALID | change)
+
+
+def test_follow_ups_run_in_the_serving_process_unless_workers_are_asked_for() -> None:
+    default = Settings.from_env(VALID)
+    assert default.follow_ups == "serve" and not default.follow_ups_by_workers
+    assert default.worker_poll_seconds == 0.2
+    split = Settings.from_env(
+        VALID | {"LEARNLOOP_FOLLOW_UPS": "Worker", "LEARNLOOP_WORKER_POLL_SECONDS": "0.05"}
+    )
+    assert split.follow_ups == "worker" and split.follow_ups_by_workers
+    assert split.worker_poll_seconds == 0.05
 
 
 def test_secrets_are_not_shown_in_repr() -> None:
