@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from bot import til
@@ -30,6 +32,7 @@ from storage.db import create_db_engine, upgrade
 from storage.models import FollowUp
 from storage.types import utcnow
 from tests.conftest import SIGNING_SECRET, eventually, settings_for, stored_tils
+from tests.tcp_proxy import TcpProxy
 from tests.test_serve import serve_environment
 
 
@@ -266,3 +269,32 @@ def test_the_leaders_sweep_replays_follow_ups_only_when_no_workers_do(
         runtime.close()
     assert books_on(emulator, ts) == replayed
     assert len(follow_ups(engine)) == 1 - replayed, "a worker's to replay"
+
+
+def test_a_worker_outlives_a_database_outage_and_runs_what_fell_due_after(
+    postgres_url: str, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = make_url(postgres_url)
+    engine = create_db_engine(postgres_url, pool_size=2)
+    upgrade(engine)
+    settings = replace(settings_for(emulator, postgres_url), follow_ups="worker")
+    try:
+        with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+            behind = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+            worker_settings = replace(settings, database_url=behind, worker_poll_seconds=0.05)
+            with caplog.at_level(logging.WARNING, logger="bot.worker"), working(worker_settings):
+                proxy.cut()
+                eventually(
+                    lambda: any("could not claim" in r.getMessage() for r in caplog.records),
+                    what="a failed poll, logged",
+                )
+                web = Runtime(settings)
+                try:
+                    [ts] = keep_tils(web, emulator, 1)
+                finally:
+                    web.close()
+                proxy.restore()
+                eventually(lambda: follow_ups(engine) == [], timeout=15, what="the TIL done")
+        assert books_on(emulator, ts) == 1
+    finally:
+        engine.dispose()
