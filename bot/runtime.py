@@ -63,6 +63,9 @@ class Runtime:
         self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()  # clients and batchers are each made once
         self._before_close: list[Callable[[], object]] = []
+        # Each workspace's address as listeners learned it (handlers.payloads.workspace_of),
+        # forgotten when it uninstalls: what the HTTP gate needs to capture a TIL without Bolt.
+        self.workspace_urls: dict[str, str] = {}
 
     def client_for(self, token: str) -> WebClient:
         with self._lock:
@@ -136,20 +139,31 @@ class Runtime:
         future = self._follow_ups.submit(self.call_sync, service, token=token, **kwargs)
         future.add_done_callback(_log_failure)
 
-    def kick(self, promised: outbox.Promised | None, *, token: str | None) -> None:
-        """Run a stored follow-up now, after the ack, on its own pool; if this fails or the
-        process dies, the sweep replays it (bot.outbox)."""
-        if promised is None:
-            return
-        future = self._follow_ups.submit(
-            self.call_sync,
-            outbox.run_promised,
-            token=token,
-            promised=promised,
-            settings=self.settings,
-            finish=self._batcher(outbox.finish_all, linger=FINISH_LINGER).submit,
-        )
-        future.add_done_callback(_log_failure)
+    def kick(self, promised: outbox.Promised | None, *, token: str | None = None) -> None:
+        """Run a stored follow-up now, after the ack, on its own pool, with `token` or else its
+        workspace's own; if this fails or the process dies, the sweep replays it (bot.outbox)."""
+        if promised is not None:
+            self._follow_ups.submit(self._run_promised, promised, token).add_done_callback(
+                _log_failure
+            )
+
+    def _run_promised(self, promised: outbox.Promised, token: str | None) -> None:
+        with session_scope(self.sessions) as session:
+            if token is None:
+                token = self.tokens.bot_token(promised.team_id, session=session)
+                session.commit()  # hold no transaction while Slack answers
+            if token is None:
+                logger.warning(
+                    "no bot token for workspace %s: its follow-up waits", promised.team_id
+                )
+                return
+            outbox.run_promised(
+                promised,
+                session=session,
+                client=self.client_for(token),
+                settings=self.settings,
+                finish=self._batcher(outbox.finish_all, linger=FINISH_LINGER).submit,
+            )
 
     async def promise(self, task: str, /, *, team_id: str, token: str | None, **args: Any) -> None:
         """Store a follow-up before the ack, then run it after (a click, a reaction)."""

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
+from bot.runtime import runtime_of
 from bot.slack_client import workspace_url_async
 from bot.til import CommandText, SlackMessage
 
@@ -79,14 +80,18 @@ def channel_of(body: dict[str, Any]) -> str | None:
 
 async def workspace_of(context: AsyncBoltContext) -> str | None:
     """The workspace's URL: from Bolt's authorization when it has it (OAuth installations),
-    otherwise from auth.test, once per token and process; None when Slack cannot say now."""
+    otherwise from auth.test, once per token and process; None when Slack cannot say now.
+    The runtime keeps it, so that the HTTP gate can capture the workspace's next TILs itself
+    (handlers.til.capture_post)."""
     authorized = context.authorize_result
-    if authorized is not None and authorized.url:
-        return authorized.url
     try:
-        return await workspace_url_async(context.client)
+        url = authorized.url if authorized is not None and authorized.url else None
+        url = url or await workspace_url_async(context.client)
     except SlackApiError:
         return None  # the TIL's confirmation asks again for its link
+    if context.team_id:
+        runtime_of(context).workspace_urls[context.team_id] = url
+    return url
 
 
 def response_url_of(body: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot import blocks, til
-from bot.runtime import runtime_of
+from bot.runtime import Runtime, runtime_of
 from bot.text import extract_tags
 from bot.til import CaptureOutcome
 from handlers.payloads import (
@@ -47,9 +47,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     if subtype is None:
         message = message_from(team_id, channel_id, event)
         if message is not None and til.announces_til(message):
-            capture = await runtime.call_batched(
-                til.capture_keyword_messages, (message, await workspace_of(context))
-            )
+            capture = await _capture_keyword(runtime, message, await workspace_of(context))
     elif subtype == "message_changed":
         message = message_from(team_id, channel_id, event.get("message"))
         if message is not None:
@@ -64,6 +62,27 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             message_ts=deleted_ts,
         )
     _confirm_after_ack(context, capture)
+
+
+async def capture_post(team_id: str, event: dict[str, Any], runtime: Runtime) -> bool:
+    """A channel post taken by the HTTP gate without Bolt (handlers.events.take_channel_post):
+    captured and confirmed like on_message's. False, for Bolt to take it, until a listener has
+    learned the workspace's address (the TIL's link is built from it)."""
+    workspace = runtime.workspace_urls.get(team_id)
+    if workspace is None:
+        return False
+    channel_id = slack_id(event.get("channel"))
+    message = None if channel_id is None else message_from(team_id, channel_id, event)
+    if message is not None and til.announces_til(message):
+        capture = await _capture_keyword(runtime, message, workspace)
+        runtime.kick(capture.follow_up if capture else None)
+    return True
+
+
+async def _capture_keyword(
+    runtime: Runtime, message: til.SlackMessage, workspace: str | None
+) -> til.Capture | None:
+    return await runtime.call_batched(til.capture_keyword_messages, (message, workspace))
 
 
 async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -25,8 +25,10 @@ async def handle_tokens_revoked(
 
 
 async def _uninstalled(context: AsyncBoltContext) -> None:
-    runtime = runtime_of(context)
-    await runtime.call(workspaces.uninstalled, team_id=str(context.team_id), tokens=runtime.tokens)
+    """The gate stops taking the workspace's TILs itself: Bolt refuses them from now on."""
+    runtime, team_id = runtime_of(context), str(context.team_id)
+    runtime.workspace_urls.pop(team_id, None)
+    await runtime.call(workspaces.uninstalled, team_id=team_id, tokens=runtime.tokens)
 
 
 def register(app: AsyncApp) -> None:

@@ -48,6 +48,23 @@ def test_til_message_is_stored_and_confirmed_with_books(
     assert til.permalink == emulator_permalink(emulator, ENGINEERING, ts)
 
 
+def test_tils_after_the_first_are_kept_alike_by_the_gate(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """The first TIL teaches the process the workspace's address (through Bolt's listener);
+    the HTTP gate captures the next ones itself, with the same row, tags, link and :books:."""
+    posted = [emulator.post_message(CAROL, GENERAL, f"TIL gate fact {n} #Gate") for n in range(3)]
+    assert all(delivery is not None and delivery.status == 200 for _, delivery in posted)
+    tils = stored_tils(engine)
+    assert [(til.message_ts, til.author_id, til.source) for til in tils] == [
+        (ts, CAROL, TilSource.KEYWORD) for ts, _ in posted
+    ]
+    assert [tags_of(engine, til.id) for til in tils] == [["gate"]] * 3
+    for til, (ts, _) in zip(tils, posted, strict=True):
+        wait_until_confirmed(emulator, ts)
+        assert til.permalink == emulator_permalink(emulator, GENERAL, ts)
+
+
 def emulator_permalink(emulator: SlackEmulator, channel: str, ts: str) -> str:
     """What chat.getPermalink answers for the message."""
     client = WebClient(token=emulator.bot_token, base_url=emulator.api_url)
