@@ -63,9 +63,16 @@ class Runtime:
         self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()  # clients and batchers are each made once
         self._before_close: list[Callable[[], object]] = []
-        # Each workspace's address as listeners learned it (handlers.payloads.workspace_of),
-        # forgotten when it uninstalls: what the HTTP gate needs to capture a TIL without Bolt.
+        # What the HTTP gate needs to take a workspace's requests without Bolt (handlers.gate):
+        # that Bolt let the workspace in since start-up (bot.app.AttachRuntime), and for TILs
+        # its address, as listeners learned it (handlers.payloads.workspace_of).
+        self.authorized: set[str] = set()
         self.workspace_urls: dict[str, str] = {}
+
+    def forget_workspace(self, team_id: str) -> None:
+        """It uninstalled: Bolt, which refuses it from now on, takes all its requests."""
+        self.authorized.discard(team_id)
+        self.workspace_urls.pop(team_id, None)
 
     def client_for(self, token: str) -> WebClient:
         with self._lock:

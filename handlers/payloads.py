@@ -47,6 +47,14 @@ def command_text(command: dict[str, Any]) -> str:
     return text_of(command.get("text"))
 
 
+def is_command_form(command: dict[str, Any]) -> bool:
+    """Whether a slash command carries what command_of reads, as Slack always sends it."""
+    return all(isinstance(command.get(key), str) for key in _COMMAND_FIELDS)
+
+
+_COMMAND_FIELDS = ("channel_id", "user_id", "response_url")
+
+
 def command_of(command: dict[str, Any], team_id: str, text: str) -> CommandText:
     """A slash command's text with where it came from and where to answer (Slack always sends
     these three)."""

@@ -25,9 +25,8 @@ async def handle_tokens_revoked(
 
 
 async def _uninstalled(context: AsyncBoltContext) -> None:
-    """The gate stops taking the workspace's TILs itself: Bolt refuses them from now on."""
     runtime, team_id = runtime_of(context), str(context.team_id)
-    runtime.workspace_urls.pop(team_id, None)
+    runtime.forget_workspace(team_id)
     await runtime.call(workspaces.uninstalled, team_id=team_id, tokens=runtime.tokens)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.emulator import ALICE, BOB, CAROL, ENGINEERING, GENERAL, RANDOM, SlackEmulator
 from bot.serve import BackgroundServer
 from storage.models import TilSource, TilTag
-from tests.conftest import eventually, stored_tils
+from tests.conftest import eventually, fresh_channel, stored_tils
 
 
 def tags_of(engine: Engine, til_id: int) -> list[str]:
@@ -221,6 +221,28 @@ def test_til_command_stores_posts_and_links(
     )
     assert til.source == TilSource.COMMAND and til.author_id == BOB and til.captured_by == BOB
     assert til.message_ts == post.response["ts"] and tags_of(engine, til.id) == ["postgres"]
+
+
+def test_til_commands_after_the_first_are_answered_alike_by_the_gate(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """Bolt answers a workspace's first /til; the HTTP gate the next ones, the same way."""
+    channel = fresh_channel(emulator, BOB)
+    texts = [f"gate command fact {n} #Gate" for n in range(3)]
+    replies = [emulator.slash_command(BOB, channel, "/til", text).json() for text in texts]
+    assert replies[1:] == replies[:1] * 2, "the same private answer"
+    assert replies[0]["response_type"] == "ephemeral" and "#gate" in replies[0]["text"]
+    for text in texts:
+        emulator.wait_for_call("chat.postMessage", lambda c, text=text: text in c.params["text"])
+    tils = eventually(
+        lambda: (
+            None if any(t.permalink is None for t in stored_tils(engine)) else stored_tils(engine)
+        ),
+        what="every /til linked to its channel message",
+    )
+    assert [(t.text, t.source, t.captured_by) for t in tils] == [
+        (text, TilSource.COMMAND, BOB) for text in texts
+    ]
 
 
 def test_til_command_where_the_bot_is_not_a_member_keeps_the_til_and_explains(
