@@ -23,9 +23,10 @@ logger = logging.getLogger(__name__)
 
 
 class AttachRuntime(AsyncMiddleware):
-    """Puts the Runtime in every request's context. A middleware object, not a function: Bolt
-    builds a function middleware's arguments by inspecting it on every request, which cost
-    about a tenth of a request's CPU."""
+    """Puts the Runtime in every request's context, and tells it the workspace Bolt let in
+    (see Runtime.authorized). A middleware object, not a function: Bolt builds a function
+    middleware's arguments by inspecting it on every request, which cost about a tenth of a
+    request's CPU."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -38,6 +39,8 @@ class AttachRuntime(AsyncMiddleware):
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse:
         req.context[RUNTIME_KEY] = self.runtime
+        if req.context.team_id:
+            self.runtime.authorized.add(req.context.team_id)
         return await next()
 
 

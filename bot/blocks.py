@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.summary import Summary
 
 Block = dict[str, Any]
+Reply = dict[str, Any]  # a message's fields: response_type, text, blocks
 
 
 class SuggestionLike(Protocol):
@@ -145,6 +146,12 @@ def search_results(query: str, hits: list[tuple[Til, list[str]]]) -> list[Block]
             )
         )
     return blocks
+
+
+def ephemeral(blocks: list[Block]) -> Reply:
+    """An answer only its asker sees (an ack's body, or a response_url's): the blocks, and
+    their text for notifications and screen readers."""
+    return {"response_type": "ephemeral", "text": plain_text(blocks), "blocks": blocks}
 
 
 def plain_text(blocks: list[Block]) -> str:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.blocks import Block, plain_text
+from bot.blocks import Block, ephemeral, plain_text
 from bot.slack_client import KeptWebhookClient
 
 TIMEOUT_SECONDS = 10
 
 
 def tell_privately(response_url: str, reply: list[Block]) -> None:
-    KeptWebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(
-        text=plain_text(reply), blocks=reply, response_type="ephemeral"
-    )
+    KeptWebhookClient(response_url, timeout=TIMEOUT_SECONDS).send(**ephemeral(reply))
 
 
 def post(

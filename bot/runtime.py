@@ -66,6 +66,16 @@ class Runtime:
         self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()  # clients and batchers are each made once
         self._before_close: list[Callable[[], object]] = []
+        # What the HTTP gate needs to take a workspace's requests without Bolt (handlers.gate):
+        # that Bolt let the workspace in since start-up (bot.app.AttachRuntime), and for TILs
+        # its address, as listeners learned it (handlers.payloads.workspace_of).
+        self.authorized: set[str] = set()
+        self.workspace_urls: dict[str, str] = {}
+
+    def forget_workspace(self, team_id: str) -> None:
+        """It uninstalled: Bolt, which refuses it from now on, takes all its requests."""
+        self.authorized.discard(team_id)
+        self.workspace_urls.pop(team_id, None)
 
     def client_for(self, token: str) -> WebClient:
         with self._lock:
@@ -143,7 +153,7 @@ class Runtime:
         future = self._follow_ups.submit(self.call_sync, service, token=token, **kwargs)
         future.add_done_callback(_log_failure)
 
-    def kick(self, promised: outbox.Promised | None, *, token: str | None) -> None:
+    def kick(self, promised: outbox.Promised | None, *, token: str | None = None) -> None:
         """Run a stored follow-up this process holds now, after the ack, on its own pool; if
         this fails or the process dies, the sweep replays it. One left to the workers
         (LEARNLOOP_FOLLOW_UPS=worker) is theirs alone (bot.outbox)."""
@@ -151,18 +161,26 @@ class Runtime:
             self.run_follow_up(promised, token=token)
 
     def run_follow_up(self, promised: outbox.Promised, *, token: str | None) -> Future[bool]:
-        """Run a follow-up this process claimed on the follow-up pool, logging any failure;
-        done ones are deleted in batches."""
-        future = self._follow_ups.submit(
-            self.call_sync,
-            outbox.run_promised,
-            token=token,
-            promised=promised,
-            settings=self.settings,
-            finish=self._batcher(outbox.finish_all, linger=FINISH_LINGER).submit,
-        )
+        """Run a follow-up this process claimed on the follow-up pool, with `token` or else its
+        workspace's own, logging any failure; done ones are deleted in batches."""
+        future = self._follow_ups.submit(self._run_promised, promised, token)
         future.add_done_callback(_log_failure)
         return future
+
+    def _run_promised(self, promised: outbox.Promised, token: str | None) -> bool:
+        with session_scope(self.sessions) as session:
+            if token is None:
+                token = self.bot_token(promised.team_id, session=session)
+                session.commit()  # hold no transaction while Slack answers
+            if token is None:
+                return False  # claimed still: tried again when the claim runs out
+            return outbox.run_promised(
+                promised,
+                session=session,
+                client=self.client_for(token),
+                settings=self.settings,
+                finish=self._batcher(outbox.finish_all, linger=FINISH_LINGER).submit,
+            )
 
     async def promise(self, task: str, /, *, team_id: str, token: str | None, **args: Any) -> None:
         """Store a follow-up before the ack, then run it after (a click, a reaction), or leave

@@ -153,7 +153,7 @@ async def handle_expert_command(
             reply = await subcommand(parsed)
         except NotAllowed as refused:
             reply = blocks.notice("expert_not_allowed", needed=refused.needed)
-    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+    await ack(**blocks.ephemeral(reply))
 
 
 def register(app: AsyncApp) -> None:

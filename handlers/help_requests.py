@@ -12,13 +12,14 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks, help_policy, help_requests
 from bot.help_policy import for_workspace
 from bot.roles import NotAllowed
-from bot.runtime import runtime_of
+from bot.runtime import Runtime, runtime_of
 from bot.text import channel_reference, command_tags
 from handlers.payloads import (
     actor_id,
     command_of,
     command_text,
     input_value,
+    is_command_form,
     posted_by_person,
     reaction_of,
     record_id,
@@ -44,11 +45,12 @@ async def handle_ask_command(
 ) -> None:
     runtime = runtime_of(context)
     text = command_text(command).strip()
-    if text.lower() in ("", "help"):
-        reply = blocks.notice("ask_usage")
-    elif text.lower().split(" ", 1)[0] == SETTINGS_WORD:
+    word = _ask_word(text)
+    if word == "question":
+        reply = await _ask(command, str(context.team_id), text, runtime, token=context.bot_token)
+    elif word == SETTINGS_WORD:
         reply = await _settings(text.partition(" ")[2], command["user_id"], context)
-    elif text.lower() == UNROUTED_WORD:
+    elif word == UNROUTED_WORD:
         try:
             questions = await runtime.call(
                 help_requests.unrouted_questions,
@@ -61,12 +63,39 @@ async def handle_ask_command(
         except NotAllowed as refused:
             reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     else:
-        follow_up = await runtime.call_batched(
-            help_requests.ask_questions, command_of(command, str(context.team_id), text)
-        )
-        runtime.kick(follow_up, token=context.bot_token)
-        reply = blocks.ask_received(command_tags(text))
-    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+        reply = blocks.notice("ask_usage")
+    await ack(**blocks.ephemeral(reply))
+
+
+def _ask_word(text: str) -> str:
+    """What /ask's text asks for: "help", the settings, the unrouted list, or a "question"."""
+    lowered = text.lower()
+    if lowered in ("", "help"):
+        return "help"
+    if lowered.split(" ", 1)[0] == SETTINGS_WORD:
+        return SETTINGS_WORD
+    return UNROUTED_WORD if lowered == UNROUTED_WORD else "question"
+
+
+async def take_command(command: dict[str, Any], runtime: Runtime) -> blocks.Reply | None:
+    """/ask with a question, answered by the HTTP gate without Bolt (handlers.gate) as
+    handle_ask_command would; None, for Bolt to take it, for anything else."""
+    team_id, text = command.get("team_id"), command_text(command).strip()
+    if team_id not in runtime.authorized or not is_command_form(command):
+        return None
+    if _ask_word(text) != "question":
+        return None
+    return blocks.ephemeral(await _ask(command, team_id, text, runtime, token=None))
+
+
+async def _ask(
+    command: dict[str, Any], team_id: str, text: str, runtime: Runtime, *, token: str | None
+) -> list[blocks.Block]:
+    follow_up = await runtime.call_batched(
+        help_requests.ask_questions, command_of(command, team_id, text)
+    )
+    runtime.kick(follow_up, token=token)
+    return blocks.ask_received(command_tags(text))
 
 
 def _parse_settings(words: list[str]) -> dict[str, int | str] | None:

@@ -52,7 +52,7 @@ async def handle_learnloop_command(
         return
     else:
         reply = blocks.notice("learnloop_help")
-    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+    await ack(**blocks.ephemeral(reply))
 
 
 async def _set_role(
@@ -142,7 +142,7 @@ async def handle_forget_me_button(
     if user_id != action["value"]:
         await ack()
         reply = blocks.notice("forget_me_not_yours")
-        await respond(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+        await respond(**blocks.ephemeral(reply))
         return
     if action["action_id"] == blocks.FORGET_ME_CANCEL:
         reply = blocks.notice("forget_me_cancelled")

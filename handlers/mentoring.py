@@ -124,7 +124,7 @@ async def handle_pair_button(
         reply = blocks.notice("mentor_not_your_pair", **people)
     else:
         reply = blocks.notice("mentor_pair_closed")
-    await respond(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+    await respond(**blocks.ephemeral(reply))
 
 
 def register(app: AsyncApp) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
+from bot.runtime import runtime_of
 from bot.slack_client import workspace_url_async
 from bot.til import CommandText, SlackMessage
 
@@ -44,6 +45,14 @@ def text_of(value: Any) -> str:
 def command_text(command: dict[str, Any]) -> str:
     """What the person typed after the command."""
     return text_of(command.get("text"))
+
+
+def is_command_form(command: dict[str, Any]) -> bool:
+    """Whether a slash command carries what command_of reads, as Slack always sends it."""
+    return all(isinstance(command.get(key), str) for key in _COMMAND_FIELDS)
+
+
+_COMMAND_FIELDS = ("channel_id", "user_id", "response_url")
 
 
 def command_of(command: dict[str, Any], team_id: str, text: str) -> CommandText:
@@ -79,14 +88,18 @@ def channel_of(body: dict[str, Any]) -> str | None:
 
 async def workspace_of(context: AsyncBoltContext) -> str | None:
     """The workspace's URL: from Bolt's authorization when it has it (OAuth installations),
-    otherwise from auth.test, once per token and process; None when Slack cannot say now."""
+    otherwise from auth.test, once per token and process; None when Slack cannot say now.
+    The runtime keeps it, so that the HTTP gate can capture the workspace's next TILs itself
+    (handlers.til.capture_post)."""
     authorized = context.authorize_result
-    if authorized is not None and authorized.url:
-        return authorized.url
     try:
-        return await workspace_url_async(context.client)
+        url = authorized.url if authorized is not None and authorized.url else None
+        url = url or await workspace_url_async(context.client)
     except SlackApiError:
         return None  # the TIL's confirmation asks again for its link
+    if context.team_id:
+        runtime_of(context).workspace_urls[context.team_id] = url
+    return url
 
 
 def response_url_of(body: dict[str, Any]) -> str | None:

@@ -29,7 +29,7 @@ async def handle_reflect_command(
         reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     except reflection.ScheduleError as problem:
         reply = blocks.notice("reflect_bad_schedule", problem=str(problem))
-    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+    await ack(**blocks.ephemeral(reply))
 
 
 async def _reflect(

@@ -31,7 +31,7 @@ async def handle_summary_command(
         reply = blocks.notice("expert_not_allowed", needed=refused.needed)
     except summary.SummaryRequestError as problem:
         reply = blocks.notice("summary_error", error=str(problem))
-    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+    await ack(**blocks.ephemeral(reply))
 
 
 async def _summary(

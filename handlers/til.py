@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from bot import blocks, til
-from bot.runtime import runtime_of
+from bot.runtime import Runtime, runtime_of
 from bot.text import extract_tags
 from bot.til import CaptureOutcome
 from handlers.payloads import (
@@ -15,6 +15,7 @@ from handlers.payloads import (
     channel_of,
     command_of,
     command_text,
+    is_command_form,
     message_from,
     reaction_of,
     response_url_of,
@@ -47,9 +48,7 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
     if subtype is None:
         message = message_from(team_id, channel_id, event)
         if message is not None and til.announces_til(message):
-            capture = await runtime.call_batched(
-                til.capture_keyword_messages, (message, await workspace_of(context))
-            )
+            capture = await _capture_keyword(runtime, message, await workspace_of(context))
     elif subtype == "message_changed":
         message = message_from(team_id, channel_id, event.get("message"))
         if message is not None:
@@ -64,6 +63,27 @@ async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
             message_ts=deleted_ts,
         )
     _confirm_after_ack(context, capture)
+
+
+async def capture_post(team_id: str, event: dict[str, Any], runtime: Runtime) -> bool:
+    """A channel post taken by the HTTP gate without Bolt (handlers.events.take_channel_post):
+    captured and confirmed like on_message's. False, for Bolt to take it, until a listener has
+    learned the workspace's address (the TIL's link is built from it)."""
+    workspace = runtime.workspace_urls.get(team_id)
+    if workspace is None:
+        return False
+    channel_id = slack_id(event.get("channel"))
+    message = None if channel_id is None else message_from(team_id, channel_id, event)
+    if message is not None and til.announces_til(message):
+        capture = await _capture_keyword(runtime, message, workspace)
+        runtime.kick(capture.follow_up if capture else None)
+    return True
+
+
+async def _capture_keyword(
+    runtime: Runtime, message: til.SlackMessage, workspace: str | None
+) -> til.Capture | None:
+    return await runtime.call_batched(til.capture_keyword_messages, (message, workspace))
 
 
 async def on_reaction_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -109,23 +129,48 @@ async def handle_til_command(
 ) -> None:
     runtime = runtime_of(context)
     text = command_text(command).strip()
-    first_word, _, rest = text.partition(" ")
-    if first_word.lower() in HELP_WORDS:
-        reply = blocks.usage(runtime.settings.capture_emoji)
-    elif first_word.lower() == SEARCH_WORD:
-        query = rest.strip()
+    word = _til_word(text)
+    if word == "til":
+        reply = await _save(command, str(context.team_id), text, runtime, token=context.bot_token)
+    elif word == SEARCH_WORD:
+        query = text.partition(" ")[2].strip()
         if not query:
             reply = blocks.notice("til_search_empty_query")
         else:
             hits = await runtime.call(til.search, team_id=str(context.team_id), query=query)
             reply = blocks.search_results(query, hits)
     else:
-        follow_up = await runtime.call_batched(
-            til.save_command_tils, command_of(command, str(context.team_id), text)
-        )
-        runtime.kick(follow_up, token=context.bot_token)
-        reply = blocks.saved(extract_tags(text))
-    await ack(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+        reply = blocks.usage(runtime.settings.capture_emoji)
+    await ack(**blocks.ephemeral(reply))
+
+
+def _til_word(text: str) -> str:
+    """What /til's text asks for: "help", a search, or to keep a "til"."""
+    first_word = text.partition(" ")[0].lower()
+    if first_word in HELP_WORDS:
+        return "help"
+    return SEARCH_WORD if first_word == SEARCH_WORD else "til"
+
+
+async def take_command(command: dict[str, Any], runtime: Runtime) -> blocks.Reply | None:
+    """/til with a TIL, answered by the HTTP gate without Bolt (handlers.gate) as
+    handle_til_command would; None, for Bolt to take it, for anything else."""
+    team_id, text = command.get("team_id"), command_text(command).strip()
+    if team_id not in runtime.authorized or not is_command_form(command):
+        return None
+    if _til_word(text) != "til":
+        return None
+    return blocks.ephemeral(await _save(command, team_id, text, runtime, token=None))
+
+
+async def _save(
+    command: dict[str, Any], team_id: str, text: str, runtime: Runtime, *, token: str | None
+) -> list[blocks.Block]:
+    follow_up = await runtime.call_batched(
+        til.save_command_tils, command_of(command, team_id, text)
+    )
+    runtime.kick(follow_up, token=token)
+    return blocks.saved(extract_tags(text))
 
 
 async def handle_save_til_shortcut(
@@ -152,7 +197,7 @@ async def handle_save_til_shortcut(
         if capture.outcome is CaptureOutcome.SAVED
         else blocks.notice(_SHORTCUT_NOTICES[capture.outcome])
     )
-    await respond(response_type="ephemeral", text=blocks.plain_text(reply), blocks=reply)
+    await respond(**blocks.ephemeral(reply))
 
 
 def _confirm_after_ack(context: AsyncBoltContext, capture: til.Capture | None) -> None:

@@ -25,8 +25,9 @@ async def handle_tokens_revoked(
 
 
 async def _uninstalled(context: AsyncBoltContext) -> None:
-    runtime = runtime_of(context)
-    await runtime.call(workspaces.uninstalled, team_id=str(context.team_id), tokens=runtime.tokens)
+    runtime, team_id = runtime_of(context), str(context.team_id)
+    runtime.forget_workspace(team_id)
+    await runtime.call(workspaces.uninstalled, team_id=team_id, tokens=runtime.tokens)
 
 
 def register(app: AsyncApp) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.emulator import APP_TOKEN, BOT_TOKEN, SlackEmulator
+from bot.emulator import APP_TOKEN, BOT_TOKEN, Channel, SlackEmulator
 from bot.serve import BackgroundServer, build_web_app
 from bot.settings import OAUTH_INSTALL_PATH, OAUTH_REDIRECT_PATH, OAuthSettings, Settings
 from storage.db import create_db_engine, create_session_factory, upgrade
@@ -297,3 +297,14 @@ hypothesis.settings.register_profile(
     print_blob=True,
 )
 hypothesis.settings.load_profile("learnloop")
+
+
+def fresh_channel(emulator: SlackEmulator, *members: str) -> str:
+    """A new channel with these members and the bot. Slack's allowance of posts per channel is
+    the process's (bot.slack_client.PACER), not a test's: a test that posts several times in a
+    row starts with all of it here."""
+    channel = f"C0NEW{uuid.uuid4().hex[:6].upper()}"
+    emulator.add_channel(
+        Channel(channel, channel.lower(), members=frozenset({*members, emulator.bot_user_id}))
+    )
+    return channel

@@ -30,7 +30,7 @@ from storage.models import (
     SummarySubscription,
     Workspace,
 )
-from tests.conftest import OTHER_TEAM, eventually, install
+from tests.conftest import OTHER_TEAM, eventually, install, stored_tils
 
 SECOND = timedelta(seconds=1)
 
@@ -138,3 +138,39 @@ def test_in_single_token_mode_an_uninstalled_workspace_gets_nothing_either(
     finally:
         runtime.close()
     assert emulator.calls == []
+
+
+def test_tils_of_an_uninstalled_workspace_are_no_longer_kept(
+    oauth_server: BackgroundServer,
+    emulator: SlackEmulator,
+    other_workspace: SlackEmulator,
+    engine: Engine,
+) -> None:
+    """The gate captures a workspace's TILs itself once it knows the workspace (bot.server);
+    after an uninstall it leaves them to Bolt again, which refuses them."""
+    for team in (emulator.team_id, OTHER_TEAM):
+        assert install(oauth_server.url, team).status == 200
+    for number in (1, 2):  # the second is the gate's
+        ts, _ = other_workspace.post_message(BOB, GENERAL, f"TIL kept while installed {number}")
+        other_workspace.wait_for_call("reactions.add", lambda c, ts=ts: c.params["timestamp"] == ts)
+    assert [til.text for til in stored_tils(engine)] == [
+        "TIL kept while installed 1",
+        "TIL kept while installed 2",
+    ]
+    assert {c.token for c in other_workspace.calls_to("reactions.add")} == {
+        other_workspace.bot_token
+    }
+
+    other_workspace.uninstall_app()
+    other_workspace.post_message(BOB, GENERAL, "TIL sent after the uninstall")
+    emulator.post_message(BOB, GENERAL, "TIL in the workspace that stayed")
+    assert [til.text for til in stored_tils(engine)][2:] == ["TIL in the workspace that stayed"]
+
+    assert install(oauth_server.url, OTHER_TEAM).status == 200
+    other_workspace.reset_calls()
+    for number in (1, 2):
+        ts, _ = other_workspace.post_message(BOB, GENERAL, f"TIL kept again {number}")
+        other_workspace.wait_for_call("reactions.add", lambda c, ts=ts: c.params["timestamp"] == ts)
+    assert {c.token for c in other_workspace.calls_to("reactions.add")} == {
+        other_workspace.bot_token
+    }, "confirmed with the new installation's token"

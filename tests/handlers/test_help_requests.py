@@ -29,7 +29,7 @@ from bot.serve import BackgroundServer
 from bot.settings import Settings
 from storage.help_requests import tags_of
 from storage.models import HelpRequest, HelpRoute, HelpStatus, RouteAnswer, TilSource
-from tests.conftest import eventually, stored_tils
+from tests.conftest import eventually, fresh_channel, stored_tils
 
 
 def slash(emulator: SlackEmulator, user: str, command: str, text: str) -> dict:
@@ -94,6 +94,24 @@ def test_ask_posts_the_question_and_dms_up_to_two_experts_never_the_asker(
         ]
         assert "slow queries" in dm.params["text"]
     assert dms_to(emulator, ALICE) == []
+
+
+def test_asks_after_the_first_are_answered_alike_by_the_gate(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """Bolt answers a workspace's first /ask; the HTTP gate the next ones, the same way, and
+    each question is posted in its channel (routing is the same follow-up, tested above)."""
+    channel = fresh_channel(emulator, ALICE, BOB)
+    slash(emulator, BOB, "/expert", "add #gate")
+    texts = [f"gate question {n}? #gate" for n in range(3)]
+    replies = [emulator.slash_command(ALICE, channel, "/ask", text).json() for text in texts]
+    assert replies[1:] == replies[:1] * 2 and "Got it" in replies[0]["text"]
+    for text in texts:
+        emulator.wait_for_call(
+            "chat.postMessage",
+            lambda c, text=text: c.params["channel"] == channel and text in c.params["text"],
+        )
+    assert [r.text for r in requests(engine)] == texts
 
 
 def test_tags_are_inferred_from_the_question_when_none_are_given(

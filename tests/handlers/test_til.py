@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.emulator import ALICE, BOB, CAROL, ENGINEERING, GENERAL, RANDOM, SlackEmulator
 from bot.serve import BackgroundServer
 from storage.models import TilSource, TilTag
-from tests.conftest import eventually, stored_tils
+from tests.conftest import eventually, fresh_channel, stored_tils
 
 
 def tags_of(engine: Engine, til_id: int) -> list[str]:
@@ -46,6 +46,23 @@ def test_til_message_is_stored_and_confirmed_with_books(
     assert tags_of(engine, til.id) == ["git", "tooling"]
     wait_until_confirmed(emulator, ts)
     assert til.permalink == emulator_permalink(emulator, ENGINEERING, ts)
+
+
+def test_tils_after_the_first_are_kept_alike_by_the_gate(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """The first TIL teaches the process the workspace's address (through Bolt's listener);
+    the HTTP gate captures the next ones itself, with the same row, tags, link and :books:."""
+    posted = [emulator.post_message(CAROL, GENERAL, f"TIL gate fact {n} #Gate") for n in range(3)]
+    assert all(delivery is not None and delivery.status == 200 for _, delivery in posted)
+    tils = stored_tils(engine)
+    assert [(til.message_ts, til.author_id, til.source) for til in tils] == [
+        (ts, CAROL, TilSource.KEYWORD) for ts, _ in posted
+    ]
+    assert [tags_of(engine, til.id) for til in tils] == [["gate"]] * 3
+    for til, (ts, _) in zip(tils, posted, strict=True):
+        wait_until_confirmed(emulator, ts)
+        assert til.permalink == emulator_permalink(emulator, GENERAL, ts)
 
 
 def emulator_permalink(emulator: SlackEmulator, channel: str, ts: str) -> str:
@@ -204,6 +221,28 @@ def test_til_command_stores_posts_and_links(
     )
     assert til.source == TilSource.COMMAND and til.author_id == BOB and til.captured_by == BOB
     assert til.message_ts == post.response["ts"] and tags_of(engine, til.id) == ["postgres"]
+
+
+def test_til_commands_after_the_first_are_answered_alike_by_the_gate(
+    server: BackgroundServer, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """Bolt answers a workspace's first /til; the HTTP gate the next ones, the same way."""
+    channel = fresh_channel(emulator, BOB)
+    texts = [f"gate command fact {n} #Gate" for n in range(3)]
+    replies = [emulator.slash_command(BOB, channel, "/til", text).json() for text in texts]
+    assert replies[1:] == replies[:1] * 2, "the same private answer"
+    assert replies[0]["response_type"] == "ephemeral" and "#gate" in replies[0]["text"]
+    for text in texts:
+        emulator.wait_for_call("chat.postMessage", lambda c, text=text: text in c.params["text"])
+    tils = eventually(
+        lambda: (
+            None if any(t.permalink is None for t in stored_tils(engine)) else stored_tils(engine)
+        ),
+        what="every /til linked to its channel message",
+    )
+    assert [(t.text, t.source, t.captured_by) for t in tils] == [
+        (text, TilSource.COMMAND, BOB) for text in texts
+    ]
 
 
 def test_til_command_where_the_bot_is_not_a_member_keeps_the_til_and_explains(
