@@ -4,6 +4,11 @@ The server under test runs in its own process pinned to core 0; this driver (and
 emulator it talks to) run on core 1. Requests are signed exactly as Slack signs them and sent
 over loopback by a fixed number of concurrent keep-alive connections for a fixed time.
 
+LearnLoop is measured twice: as one process that also runs the follow-ups its requests promise
+(the :books:, posts, routing), and as a web process with LEARNLOOP_FOLLOW_UPS=worker beside a
+`learnloop worker` on core 1 at the lowest priority (so that it takes what the driver leaves,
+and catches up after the run: its CPU and the time it took are reported too).
+
     .venv/bin/python -m bench.serve_stack [--seconds 5] [--concurrency 16] [--database-url URL]
 """
 
@@ -30,7 +35,6 @@ from sqlalchemy import Engine
 
 from bot.emulator import ALICE, GENERAL, SlackEmulator
 from storage.db import create_db_engine
-from storage.types import utcnow
 
 SIGNING_SECRET = "bench-signing-secret"
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -49,7 +53,7 @@ class Result:
     p99_ms: float
     server_cpu_us: float
     # LearnLoop only: how long its follow-ups (the :books:, posts, routing) ran on after the
-    # last ack, and the server CPU per request with them.
+    # last ack, and the CPU per request with them (the server's, and any worker's).
     drain_s: float = 0.0
     server_cpu_with_follow_ups_us: float = 0.0
 
@@ -120,6 +124,9 @@ SCENARIOS: dict[str, Callable[[int, SlackEmulator], Body]] = {
 
 
 BASELINE_COMMAND = [sys.executable, "-m", "bench.baseline_app"]  # listens on $PORT
+WORKER_COMMAND = [sys.executable, "-m", "bot", "worker"]
+LEARNLOOP = "LearnLoop"
+LEARNLOOP_WEB = "LearnLoop web"  # with LEARNLOOP_FOLLOW_UPS=worker and a worker beside it
 
 
 def learnloop_command(port: int) -> list[str]:
@@ -191,10 +198,7 @@ async def drive(
 
 
 def start_server(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    pin = ["taskset", "-c", "0"] if _has_taskset() else []
-    process = subprocess.Popen(
-        pin + command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = start_pinned(command, env, core=0)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -204,6 +208,18 @@ def start_server(command: list[str], env: dict[str, str], port: int) -> subproce
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"{' '.join(command)} did not start")
+
+
+def start_pinned(
+    command: list[str], env: dict[str, str], *, core: int, nice: int = 0
+) -> subprocess.Popen[bytes]:
+    pin = ["taskset", "-c", str(core)] if _has_taskset() else []
+    return subprocess.Popen(
+        [*pin, "nice", "-n", str(nice), *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _has_taskset() -> bool:
@@ -219,15 +235,25 @@ def measure(
     args: argparse.Namespace,
     scenarios: list[str],
     outbox: Engine | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> list[Result]:
+    """Each scenario against the server `command`; with `worker_env`, a `learnloop worker`
+    runs beside it on core 1 at the lowest priority."""
     process = start_server(command, env, port)
+    worker = (
+        None if worker_env is None else start_pinned(WORKER_COMMAND, worker_env, core=1, nice=19)
+    )
     url = f"http://127.0.0.1:{port}/slack/events"
     results = []
+
+    def learnloop_cpu() -> float:
+        return sum(cpu_seconds(p.pid) for p in (process, worker) if p is not None)
+
     try:
         # Warm up (imports, auth.test, connection pools) before measuring.
         asyncio.run(drive(url, chatter, emulator, seconds=1, concurrency=4, offset=0))
         for number, scenario in enumerate(scenarios, start=1):
-            before = cpu_seconds(process.pid)
+            before, before_all = cpu_seconds(process.pid), learnloop_cpu()
             latencies, errors = asyncio.run(
                 drive(
                     url,
@@ -240,7 +266,7 @@ def measure(
             )
             used = cpu_seconds(process.pid) - before
             drain = drained_after(outbox) if outbox is not None else 0.0
-            with_follow_ups = cpu_seconds(process.pid) - before
+            with_follow_ups = learnloop_cpu() - before_all
             ordered = sorted(latencies)
             results.append(
                 Result(
@@ -258,23 +284,34 @@ def measure(
                 )
             )
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for started in (process, worker):
+            if started is not None:
+                started.terminate()
+                started.wait(timeout=30)
     return results
 
 
 def drained_after(outbox: Engine, timeout: float = 120.0) -> float:
-    """Seconds until no follow-up is being worked on (rows are claimed from when a request
-    stores them until they are done); posts deferred for a busy channel wait on Slack's limit
-    of one a second per channel, not on LearnLoop, and are not waited for."""
+    """Seconds until every follow-up stored had its first attempt: done (deleted), or moved
+    later (deferred because its channel already had its message this second, or postponed
+    after a failure). Further attempts wait on Slack's limit of one post a second per channel,
+    not on LearnLoop, and are not waited for."""
     started = time.monotonic()
-    in_flight = sa.text("SELECT count(*) FROM follow_up WHERE claimed_until > :now")
+    in_flight = sa.text("SELECT count(*) FROM follow_up WHERE run_after = created_at")
     while time.monotonic() - started < timeout:
         with outbox.connect() as connection:
-            if not connection.execute(in_flight, {"now": utcnow()}).scalar():
+            if not connection.execute(in_flight).scalar():
                 break
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def empty_outbox(outbox: Engine) -> None:
+    """Each configuration starts without the posts an earlier one left for later (deferred for
+    a busy channel), which its worker would otherwise spend its time on."""
+    if sa.inspect(outbox).has_table("follow_up"):
+        with outbox.begin() as connection:
+            connection.execute(sa.text("DELETE FROM follow_up"))
 
 
 def main() -> None:
@@ -301,17 +338,23 @@ def main() -> None:
             args,
             ["chatter (ignored messages)", "/til command (stored)"],
         )
-        port = free_port()
-        learnloop = measure(
-            "LearnLoop",
-            learnloop_command(port),
-            server_env(emulator, database_url),
-            port,
-            emulator,
-            args,
-            list(SCENARIOS),
-            outbox=create_db_engine(database_url),
-        )
+        learnloop = []
+        outbox = create_db_engine(database_url)
+        for name, follow_ups in ((LEARNLOOP, "serve"), (LEARNLOOP_WEB, "worker")):
+            empty_outbox(outbox)
+            port = free_port()
+            env = server_env(emulator, database_url, LEARNLOOP_FOLLOW_UPS=follow_ups)
+            learnloop += measure(
+                name,
+                learnloop_command(port),
+                env,
+                port,
+                emulator,
+                args,
+                list(SCENARIOS),
+                outbox=outbox,
+                worker_env=env if follow_ups == "worker" else None,
+            )
     report(baseline, learnloop, args, database_url.split(":")[0])
 
 
@@ -324,7 +367,7 @@ def report(
         f"server pinned to core 0, database {database}\n"
     )
     header = (
-        f"{'server':<10} {'scenario':<28} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} "
+        f"{'server':<13} {'scenario':<28} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} "
         f"{'p95 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'errors':>6} "
         f"{'drain s':>7} {'CPU µs/req with follow-ups':>26}"
     )
@@ -334,7 +377,7 @@ def report(
         reference = base_command if "command" in result.scenario else base_event
         ratio = result.per_second / reference.per_second
         print(
-            f"{result.server:<10} {result.scenario:<28} {result.per_second:>8.0f} {ratio:>6.2f} "
+            f"{result.server:<13} {result.scenario:<28} {result.per_second:>8.0f} {ratio:>6.2f} "
             f"{result.p50_ms:>7.2f} {result.p95_ms:>7.2f} {result.p99_ms:>7.2f} "
             f"{result.server_cpu_us:>10.0f} {result.errors:>6} "
             f"{result.drain_s:>7.1f} {result.server_cpu_with_follow_ups_us:>26.0f}"

@@ -69,7 +69,9 @@ def run_mentoring(runtime: Runtime, now: datetime) -> list[int]:
 def run_follow_ups(runtime: Runtime, now: datetime) -> list[int]:
     """Replay follow-ups whose process died or whose attempt failed; each once, anywhere.
     Not in the sweep when workers run the follow-ups (they replay them too)."""
-    return runtime.sweep(outbox.replay_due, now=now, settings=runtime.settings)
+    return runtime.sweep(
+        outbox.replay_due, now=now, settings=runtime.settings, stopping=runtime.closing.is_set
+    )
 
 
 def run_due_work(runtime: Runtime, lease: LeaderLease) -> None:

@@ -179,12 +179,21 @@ def finish_all(batch: list[int], *, session: Session) -> list[None]:
 
 
 def replay_due(
-    now: datetime, *, session: Session, clients: ClientFor, settings: Settings
+    now: datetime,
+    *,
+    session: Session,
+    clients: ClientFor,
+    settings: Settings,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[int]:
     """Run the follow-ups whose process died or whose last attempt failed, each with its
-    workspace's client; each once, whatever other replicas do at the same time."""
+    workspace's client; each once, whatever other replicas do at the same time. Stops between
+    two when `stopping` says so (a process shutting down: a backlog of posts, each waiting for
+    its channel's turn, would outlast its grace period); the rest stay due."""
     done = []
     for follow_up_id, team_id in store.due(now, REPLAY_BATCH, session=session):
+        if stopping():
+            break
         client = clients(team_id)
         if client is None:
             continue

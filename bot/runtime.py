@@ -66,6 +66,8 @@ class Runtime:
         self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()  # clients and batchers are each made once
         self._before_close: list[Callable[[], object]] = []
+        # Set when close() begins: long loops (a sweep's replays) stop between items.
+        self.closing = threading.Event()
         # What the HTTP gate needs to take a workspace's requests without Bolt (handlers.gate):
         # that Bolt let the workspace in since start-up (bot.app.AttachRuntime), and for TILs
         # its address, as listeners learned it (handlers.payloads.workspace_of).
@@ -196,6 +198,7 @@ class Runtime:
         """Finish in-flight work, then release threads and connections. Follow-ups not yet
         started are dropped from the queue, not lost: they are in the outbox, and the leader's
         sweep (or a worker) replays them once their claim runs out."""
+        self.closing.set()
         for stop in self._before_close:
             stop()
         self._requests.shutdown(wait=True)

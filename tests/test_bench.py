@@ -47,15 +47,19 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -
     output = run_benchmark("bench.serve_stack", tmp_path, "--seconds", "0.5", "--concurrency", "2")
     [written] = list(tmp_path.glob("serve_stack-sqlite-*.json"))
     rows = json.loads(written.read_text())
-    assert {(row["server"], row["scenario"]) for row in rows} == {
+    scenarios = ["chatter (ignored messages)", "TIL message (stored)", "/til command (stored)"]
+    scenarios.append("/ask command (stored)")
+    assert [(row["server"], row["scenario"]) for row in rows] == [
         ("bare Bolt", "chatter (ignored messages)"),
         ("bare Bolt", "/til command (stored)"),
-        ("LearnLoop", "chatter (ignored messages)"),
-        ("LearnLoop", "TIL message (stored)"),
-        ("LearnLoop", "/til command (stored)"),
-        ("LearnLoop", "/ask command (stored)"),
-    }
+        *(("LearnLoop", scenario) for scenario in scenarios),
+        *(("LearnLoop web", scenario) for scenario in scenarios),
+    ]
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows), rows
+    web = [row for row in rows if row["server"] == "LearnLoop web"]
+    assert all(row["server_cpu_with_follow_ups_us"] > row["server_cpu_us"] for row in web[1:]), (
+        "the worker's CPU is counted with the follow-ups"
+    )
     assert "ratio" in output
 
 

@@ -214,3 +214,27 @@ def test_posts_beyond_a_channels_allowance_are_deferred_not_failed(
         replica.close()
     shared = [m.text for m in emulator.messages(busy) if "burst number" in m.text]
     assert len(shared) == 8 and len(set(shared)) == 8, "each /til shared once"
+
+
+def test_a_sweep_replaying_a_backlog_stops_between_two_when_its_process_closes(
+    server: BackgroundServer, settings: Settings, emulator: SlackEmulator, engine: Engine
+) -> None:
+    """A shutdown must not wait for a backlog of slow replays (each post may wait for its
+    channel's turn): the sweep stops after the one it is on, and the rest stay due."""
+    emulator.fail("reactions.add", status=503, times=3 * 4)  # each attempt and its two retries
+    for number in range(4):
+        emulator.post_message(DAVE, GENERAL, f"TIL replay backlog {number}")
+    eventually(
+        lambda: len([f for f in follow_ups(engine) if f.attempts == 1]) == 4,
+        what="four failed confirmations",
+    )
+    emulator.slow_down("reactions.add", 1.5)
+    replica = Runtime(settings)
+    with ThreadPoolExecutor(1) as sweeper:
+        sweep = sweeper.submit(run_follow_ups, replica, utcnow() + timedelta(minutes=5))
+        emulator.wait_for_call("reactions.add", lambda c: c.status == 200, timeout=3)
+        started = time.monotonic()
+        replica.close()
+        replayed = sweep.result(timeout=5)
+    assert time.monotonic() - started < 3, "closed after the replay in flight, not the backlog"
+    assert len(replayed) < 4 and len(follow_ups(engine)) == 4 - len(replayed)
