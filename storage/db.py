@@ -15,7 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -153,6 +153,14 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+def ids_in_order(inserted: Result[Any]) -> list[int]:
+    """The ids of a multi-row INSERT ... RETURNING id, in the order its rows were given. One
+    statement numbers its rows in that order (SQLite's rowids, PostgreSQL's sequence), whatever
+    order RETURNING lists them in. SQLAlchemy's own guarantee (sort_by_parameter_order) costs
+    one INSERT per row on SQLite: a batch of eight follow-ups took eight statements."""
+    return sorted(int(row_id) for row_id in inserted.scalars())
 
 
 def insert_once(row: SQLModel, *, session: Session) -> bool:

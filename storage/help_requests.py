@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
+from storage.db import ids_in_order
 from storage.models import (
     HELP_REQUEST_TABLE,
     HELP_REQUEST_TAG_TABLE,
@@ -35,11 +36,9 @@ class NewQuestion:
     message_ts: str | None = None
 
 
-# Built once: SQLAlchemy reuses the compiled statements; RETURNING in parameter order gives
-# each question its id from one INSERT for the whole batch.
-_INSERT_QUESTION = insert(HELP_REQUEST_TABLE).returning(
-    HELP_REQUEST_TABLE.c.id, sort_by_parameter_order=True
-)
+# Built once: SQLAlchemy reuses the compiled statements; one INSERT for the whole batch gives
+# each question its id (storage.db.ids_in_order).
+_INSERT_QUESTION = insert(HELP_REQUEST_TABLE).returning(HELP_REQUEST_TABLE.c.id)
 _INSERT_TAG = insert(HELP_REQUEST_TAG_TABLE)
 
 
@@ -49,7 +48,7 @@ def add_help_requests(questions: list[NewQuestion], *, session: Session) -> list
     if not questions:
         return []
     connection = session.connection()
-    request_ids = list(
+    request_ids = ids_in_order(
         connection.execute(
             _INSERT_QUESTION,
             [
@@ -62,7 +61,7 @@ def add_help_requests(questions: list[NewQuestion], *, session: Session) -> list
                 }
                 for question in questions
             ],
-        ).scalars()
+        )
     )
     tags = [
         {"team_id": question.team_id, "help_request_id": request_id, "tag": tag}

@@ -11,12 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from storage.db import ids_in_order
 from storage.models import FollowUp
 from storage.types import utcnow
 from storage.workspaces import served
 
 follow_up = FollowUp.__table__  # type: ignore[attr-defined]
-_INSERT = sa.insert(follow_up).returning(follow_up.c.id, sort_by_parameter_order=True)
+_INSERT = sa.insert(follow_up).returning(follow_up.c.id)
 
 
 def add_follow_ups(
@@ -44,7 +45,7 @@ def add_follow_ups(
             for team_id, task, args in follow_ups
         ],
     )
-    return [int(follow_up_id) for follow_up_id in inserted.scalars()]
+    return ids_in_order(inserted)
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:

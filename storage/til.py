@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from storage.db import insert_once
+from storage.db import ids_in_order, insert_once
 from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilReaction, TilSource, TilTag
 from storage.search import RANKED_MATCHES, matching_ids
 from storage.types import utcnow
@@ -43,7 +43,7 @@ _INSERT_MESSAGE_TILS = {
     .returning(TIL_TABLE.c.id, TIL_TABLE.c.team_id, TIL_TABLE.c.channel_id, TIL_TABLE.c.message_ts)
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
-_INSERT_UNPOSTED_TILS = insert(TIL_TABLE).returning(TIL_TABLE.c.id, sort_by_parameter_order=True)
+_INSERT_UNPOSTED_TILS = insert(TIL_TABLE).returning(TIL_TABLE.c.id)
 _INSERT_TAG = insert(TIL_TAG_TABLE)
 
 
@@ -83,7 +83,7 @@ def add_tils(
             ids[first_of_message[(team_id, channel_id, message_ts)]] = til_id
     if unposted:
         rows = connection.execute(_INSERT_UNPOSTED_TILS, [_values(batch[i], now) for i in unposted])
-        for index, (til_id,) in zip(unposted, rows, strict=True):
+        for index, til_id in zip(unposted, ids_in_order(rows), strict=True):
             ids[index] = til_id
     _add_tags(
         [
