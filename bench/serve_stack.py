@@ -4,10 +4,12 @@ The server under test runs in its own process pinned to core 0; this driver (and
 emulator it talks to) run on core 1. Requests are signed exactly as Slack signs them and sent
 over loopback by a fixed number of concurrent keep-alive connections for a fixed time.
 
-LearnLoop is measured twice: as one process that also runs the follow-ups its requests promise
-(the :books:, posts, routing), and as a web process with LEARNLOOP_FOLLOW_UPS=worker beside a
-`learnloop worker` on core 1 at the lowest priority (so that it takes what the driver leaves,
-and catches up after the run: its CPU and the time it took are reported too).
+LearnLoop is measured three times: as one process that also runs the follow-ups its requests
+promise (the :books:, posts, routing); as a web process with LEARNLOOP_FOLLOW_UPS=worker beside
+a `learnloop worker` on core 1 at the lowest priority (so that it takes what the driver leaves,
+and catches up after the run: its CPU and the time it took are reported too); and as that web
+process alone, as a replica runs when its workers are on other machines (what it promises
+stays stored, not run).
 
     .venv/bin/python -m bench.serve_stack [--seconds 5] [--concurrency 16] [--database-url URL]
 """
@@ -127,6 +129,12 @@ BASELINE_COMMAND = [sys.executable, "-m", "bench.baseline_app"]  # listens on $P
 WORKER_COMMAND = [sys.executable, "-m", "bot", "worker"]
 LEARNLOOP = "LearnLoop"
 LEARNLOOP_WEB = "LearnLoop web"  # with LEARNLOOP_FOLLOW_UPS=worker and a worker beside it
+LEARNLOOP_WEB_ALONE = "web alone"  # the same, its workers elsewhere: follow-ups are not run
+CONFIGURATIONS = (  # name, LEARNLOOP_FOLLOW_UPS, a worker beside it
+    (LEARNLOOP, "serve", False),
+    (LEARNLOOP_WEB, "worker", True),
+    (LEARNLOOP_WEB_ALONE, "worker", False),
+)
 
 
 def learnloop_command(port: int) -> list[str]:
@@ -340,10 +348,11 @@ def main() -> None:
         )
         learnloop = []
         outbox = create_db_engine(database_url)
-        for name, follow_ups in ((LEARNLOOP, "serve"), (LEARNLOOP_WEB, "worker")):
+        for name, follow_ups, with_worker in CONFIGURATIONS:
             empty_outbox(outbox)
             port = free_port()
             env = server_env(emulator, database_url, LEARNLOOP_FOLLOW_UPS=follow_ups)
+            runs_follow_ups = follow_ups == "serve" or with_worker
             learnloop += measure(
                 name,
                 learnloop_command(port),
@@ -352,8 +361,8 @@ def main() -> None:
                 emulator,
                 args,
                 list(SCENARIOS),
-                outbox=outbox,
-                worker_env=env if follow_ups == "worker" else None,
+                outbox=outbox if runs_follow_ups else None,
+                worker_env=env if with_worker else None,
             )
     report(baseline, learnloop, args, database_url.split(":")[0])
 

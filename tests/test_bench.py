@@ -54,6 +54,7 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -
         ("bare Bolt", "/til command (stored)"),
         *(("LearnLoop", scenario) for scenario in scenarios),
         *(("LearnLoop web", scenario) for scenario in scenarios),
+        *(("web alone", scenario) for scenario in scenarios),
     ]
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows), rows
     web = [row for row in rows if row["server"] == "LearnLoop web"]
