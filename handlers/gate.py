@@ -11,6 +11,7 @@ from typing import Any
 from bot.blocks import Reply
 from bot.runtime import Runtime
 from handlers import events, help_requests, til
+from handlers.payloads import command_text, is_command_form
 
 _COMMANDS = {
     til.TIL_COMMAND: til.take_command,
@@ -24,4 +25,7 @@ async def take(payload: dict[str, Any], runtime: Runtime) -> Reply | None:
     if payload.get("type") == "event_callback":
         return {} if await events.take_channel_post(payload, runtime) else None
     take_command = _COMMANDS.get(payload.get("command"))  # type: ignore[arg-type]
-    return None if take_command is None else await take_command(payload, runtime)
+    team_id = payload.get("team_id")
+    if take_command is None or team_id not in runtime.authorized or not is_command_form(payload):
+        return None
+    return await take_command(payload, team_id, command_text(payload).strip(), runtime)

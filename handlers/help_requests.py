@@ -19,7 +19,6 @@ from handlers.payloads import (
     command_of,
     command_text,
     input_value,
-    is_command_form,
     posted_by_person,
     reaction_of,
     record_id,
@@ -77,12 +76,11 @@ def _ask_word(text: str) -> str:
     return UNROUTED_WORD if lowered == UNROUTED_WORD else "question"
 
 
-async def take_command(command: dict[str, Any], runtime: Runtime) -> blocks.Reply | None:
+async def take_command(
+    command: dict[str, Any], team_id: str, text: str, runtime: Runtime
+) -> blocks.Reply | None:
     """/ask with a question, answered by the HTTP gate without Bolt (handlers.gate) as
     handle_ask_command would; None, for Bolt to take it, for anything else."""
-    team_id, text = command.get("team_id"), command_text(command).strip()
-    if team_id not in runtime.authorized or not is_command_form(command):
-        return None
     if _ask_word(text) != "question":
         return None
     return blocks.ephemeral(await _ask(command, team_id, text, runtime, token=None))

@@ -15,7 +15,6 @@ from handlers.payloads import (
     channel_of,
     command_of,
     command_text,
-    is_command_form,
     message_from,
     reaction_of,
     response_url_of,
@@ -152,12 +151,11 @@ def _til_word(text: str) -> str:
     return SEARCH_WORD if first_word == SEARCH_WORD else "til"
 
 
-async def take_command(command: dict[str, Any], runtime: Runtime) -> blocks.Reply | None:
+async def take_command(
+    command: dict[str, Any], team_id: str, text: str, runtime: Runtime
+) -> blocks.Reply | None:
     """/til with a TIL, answered by the HTTP gate without Bolt (handlers.gate) as
     handle_til_command would; None, for Bolt to take it, for anything else."""
-    team_id, text = command.get("team_id"), command_text(command).strip()
-    if team_id not in runtime.authorized or not is_command_form(command):
-        return None
     if _til_word(text) != "til":
         return None
     return blocks.ephemeral(await _save(command, team_id, text, runtime, token=None))
