@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from storage.db import ids_in_order
+from storage.db import BulkInsert
 from storage.models import (
     HELP_REQUEST_TABLE,
     HELP_REQUEST_TAG_TABLE,
@@ -20,6 +20,7 @@ from storage.models import (
     RouteAnswer,
 )
 from storage.search import matching_ids
+from storage.types import utcnow
 from storage.workspaces import served
 
 
@@ -36,10 +37,21 @@ class NewQuestion:
     message_ts: str | None = None
 
 
-# Built once: SQLAlchemy reuses the compiled statements; one INSERT for the whole batch gives
-# each question its id (storage.db.ids_in_order).
-_INSERT_QUESTION = insert(HELP_REQUEST_TABLE).returning(HELP_REQUEST_TABLE.c.id)
-_INSERT_TAG = insert(HELP_REQUEST_TAG_TABLE)
+_INSERT_QUESTIONS = BulkInsert(
+    HELP_REQUEST_TABLE,
+    (
+        "team_id",
+        "channel_id",
+        "asker_id",
+        "text",
+        "message_ts",
+        "status",
+        "escalation_level",
+        "created_at",
+    ),
+    returning=("id",),
+)
+_INSERT_TAGS = BulkInsert(HELP_REQUEST_TAG_TABLE, ("team_id", "help_request_id", "tag"))
 
 
 def add_help_requests(questions: list[NewQuestion], *, session: Session) -> list[int]:
@@ -48,28 +60,31 @@ def add_help_requests(questions: list[NewQuestion], *, session: Session) -> list
     if not questions:
         return []
     connection = session.connection()
-    request_ids = ids_in_order(
-        connection.execute(
-            _INSERT_QUESTION,
-            [
-                {
-                    "team_id": question.team_id,
-                    "channel_id": question.channel_id,
-                    "asker_id": question.asker_id,
-                    "text": question.text,
-                    "message_ts": question.message_ts,
-                }
-                for question in questions
-            ],
-        )
+    asked_at = _INSERT_QUESTIONS.bind(connection, "created_at", utcnow())
+    request_ids = _INSERT_QUESTIONS.ids(
+        connection,
+        [
+            (
+                question.team_id,
+                question.channel_id,
+                question.asker_id,
+                question.text,
+                question.message_ts,
+                HelpStatus.OPEN.value,
+                0,
+                asked_at,
+            )
+            for question in questions
+        ],
     )
-    tags = [
-        {"team_id": question.team_id, "help_request_id": request_id, "tag": tag}
-        for question, request_id in zip(questions, request_ids, strict=True)
-        for tag in dict.fromkeys(question.tags)
-    ]
-    if tags:
-        connection.execute(_INSERT_TAG, tags)
+    _INSERT_TAGS.run(
+        connection,
+        [
+            (question.team_id, request_id, tag)
+            for question, request_id in zip(questions, request_ids, strict=True)
+            for tag in dict.fromkeys(question.tags)
+        ],
+    )
     return request_ids
 
 

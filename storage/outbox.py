@@ -11,13 +11,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from storage.db import ids_in_order
+from storage.db import BulkInsert
 from storage.models import FollowUp
 from storage.types import utcnow
 from storage.workspaces import served
 
 follow_up = FollowUp.__table__  # type: ignore[attr-defined]
-_INSERT = sa.insert(follow_up).returning(follow_up.c.id)
+_INSERT = BulkInsert(
+    follow_up,
+    ("team_id", "task", "args", "attempts", "run_after", "claimed_until", "created_at"),
+    returning=("id",),
+)
 
 
 def add_follow_ups(
@@ -26,26 +30,19 @@ def add_follow_ups(
     *,
     session: Session,
 ) -> list[int]:
-    """(team, task, args) rows in one prebuilt INSERT on the session's connection, no ORM,
-    returning their ids in order: they sit on the capture's hot path, a batch at a time.
+    """(team, task, args) rows in one INSERT on the session's connection, no ORM, returning
+    their ids in order: they sit on the capture's hot path, a batch at a time.
     `claimed_until` None leaves them due at once to whoever claims them."""
-    now = utcnow()
-    inserted = session.connection().execute(
-        _INSERT,
+    connection = session.connection()
+    now = _INSERT.bind(connection, "created_at", utcnow())
+    claimed = _INSERT.bind(connection, "claimed_until", claimed_until)
+    return _INSERT.ids(
+        connection,
         [
-            {
-                "team_id": team_id,
-                "task": task,
-                "args": json.dumps(args),
-                "attempts": 0,
-                "run_after": now,
-                "claimed_until": claimed_until,
-                "created_at": now,
-            }
+            (team_id, task, json.dumps(args), 0, now, claimed, now)
             for team_id, task, args in follow_ups
         ],
     )
-    return ids_in_order(inserted)
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:

@@ -7,12 +7,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from storage.db import ids_in_order, insert_once
+from storage.db import BulkInsert, insert_once
 from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilReaction, TilSource, TilTag
 from storage.search import RANKED_MATCHES, matching_ids
 from storage.types import utcnow
@@ -34,24 +32,42 @@ class NewTil:
     permalink: str | None = None
 
 
-# Built once: SQLAlchemy then reuses the compiled statement instead of rebuilding it per batch.
+_TIL_COLUMNS = (
+    "team_id",
+    "channel_id",
+    "message_ts",
+    "thread_ts",
+    "author_id",
+    "captured_by",
+    "source",
+    "text",
+    "permalink",
+    "created_at",
+    "updated_at",
+)
 # Keyword TILs may already be stored: a message's rows come back with their key, the others
 # are skipped. /til TILs have no message yet, so nothing collides and rows come back in order.
-_INSERT_MESSAGE_TILS = {
-    name: dialect_insert(TIL_TABLE)
-    .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "message_ts"])
-    .returning(TIL_TABLE.c.id, TIL_TABLE.c.team_id, TIL_TABLE.c.channel_id, TIL_TABLE.c.message_ts)
-    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-_INSERT_UNPOSTED_TILS = insert(TIL_TABLE).returning(TIL_TABLE.c.id)
-_INSERT_TAG = insert(TIL_TAG_TABLE)
+_INSERT_MESSAGE_TILS = BulkInsert(
+    TIL_TABLE,
+    _TIL_COLUMNS,
+    unique=("team_id", "channel_id", "message_ts"),
+    returning=("id", "team_id", "channel_id", "message_ts"),
+)
+_INSERT_UNPOSTED_TILS = BulkInsert(TIL_TABLE, _TIL_COLUMNS, returning=("id",))
+_INSERT_TAGS = BulkInsert(TIL_TAG_TABLE, ("team_id", "til_id", "tag"))
 
 
 def add_til(new: NewTil, *, session: Session) -> Til | None:
     """Insert a TIL and its tags; None when that message is already stored (idempotent)."""
     now = utcnow()
     [til_id] = add_tils([new], session=session, now=now)
-    return None if til_id is None else Til.model_validate({"id": til_id, **_values(new, now)})
+    return (
+        None
+        if til_id is None
+        else Til.model_validate(
+            {"id": til_id, **dict(zip(_TIL_COLUMNS, _row(new, now), strict=True))}
+        )
+    )
 
 
 def add_tils(
@@ -64,8 +80,8 @@ def add_tils(
     a duplicate costs no exception, so the caller's transaction stays usable. All get the same
     `now` as their created and updated time (this moment unless given).
     """
-    now = now or utcnow()
     connection = session.connection()
+    stored_at = _INSERT_UNPOSTED_TILS.bind(connection, "created_at", now or utcnow())
     ids: list[int | None] = [None] * len(batch)
     first_of_message: dict[tuple[str, str, str], int] = {}
     unposted: list[int] = []
@@ -75,15 +91,16 @@ def add_tils(
         else:  # the same message twice in one batch (a retry) is stored once
             first_of_message.setdefault((new.team_id, new.channel_id, new.message_ts), index)
     if first_of_message:
-        rows = connection.execute(
-            _INSERT_MESSAGE_TILS[connection.dialect.name],
-            [_values(batch[index], now) for index in first_of_message.values()],
+        rows = _INSERT_MESSAGE_TILS.run(
+            connection, [_row(batch[index], stored_at) for index in first_of_message.values()]
         )
         for til_id, team_id, channel_id, message_ts in rows:
             ids[first_of_message[(team_id, channel_id, message_ts)]] = til_id
     if unposted:
-        rows = connection.execute(_INSERT_UNPOSTED_TILS, [_values(batch[i], now) for i in unposted])
-        for index, til_id in zip(unposted, ids_in_order(rows), strict=True):
+        unposted_ids = _INSERT_UNPOSTED_TILS.ids(
+            connection, [_row(batch[index], stored_at) for index in unposted]
+        )
+        for index, til_id in zip(unposted, unposted_ids, strict=True):
             ids[index] = til_id
     _add_tags(
         [
@@ -97,20 +114,21 @@ def add_tils(
     return ids
 
 
-def _values(new: NewTil, now: datetime) -> dict[str, object]:
-    return {
-        "team_id": new.team_id,
-        "channel_id": new.channel_id,
-        "message_ts": new.message_ts,
-        "thread_ts": new.thread_ts,
-        "author_id": new.author_id,
-        "captured_by": new.captured_by,
-        "source": new.source,
-        "text": new.text,
-        "permalink": new.permalink,
-        "created_at": now,
-        "updated_at": now,
-    }
+def _row(new: NewTil, stored_at: object) -> tuple[object, ...]:
+    """A TIL's values in _TIL_COLUMNS order, `stored_at` as the driver takes it."""
+    return (
+        new.team_id,
+        new.channel_id,
+        new.message_ts,
+        new.thread_ts,
+        new.author_id,
+        new.captured_by,
+        new.source.value,
+        new.text,
+        new.permalink,
+        stored_at,
+        stored_at,
+    )
 
 
 def get_til(til_id: int, *, session: Session) -> Til | None:
@@ -209,13 +227,12 @@ def iter_tils(
         last_id = batch[-1].id or last_id
 
 
-def _tag_rows(team_id: str, til_id: int, tags: Iterable[str]) -> list[dict[str, object]]:
-    return [{"team_id": team_id, "til_id": til_id, "tag": tag} for tag in dict.fromkeys(tags)]
+def _tag_rows(team_id: str, til_id: int, tags: Iterable[str]) -> list[tuple[str, int, str]]:
+    return [(team_id, til_id, tag) for tag in dict.fromkeys(tags)]
 
 
-def _add_tags(rows: list[dict[str, object]], *, session: Session) -> None:
-    if rows:
-        session.connection().execute(_INSERT_TAG, rows)
+def _add_tags(rows: list[tuple[str, int, str]], *, session: Session) -> None:
+    _INSERT_TAGS.run(session.connection(), rows)
 
 
 def record_reaction(
