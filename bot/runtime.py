@@ -129,7 +129,7 @@ class Runtime:
     async def call_batched(self, service: Callable[..., list[T]], item: Any) -> T:
         """Run a batch service (`service(batch=[...], session=...)`, one transaction) on this
         item together with the items other requests submitted meanwhile (bot.batching)."""
-        return await asyncio.wrap_future(self._batcher(service, linger=COMMIT_LINGER).submit(item))
+        return await self._batcher(service, linger=COMMIT_LINGER).submit_from_loop(item)
 
     def _batcher(self, service: Callable[..., list[T]], *, linger: float) -> Batcher[Any, T]:
         with self._lock:

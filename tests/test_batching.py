@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -82,3 +83,34 @@ def test_closing_writes_what_was_submitted() -> None:
     futures = [batcher.submit(item) for item in (1, 2)]
     batcher.close()
     assert [future.result(0) for future in futures] == [2, 4]
+
+
+def test_coroutines_awaiting_one_batch_each_get_their_own_result_or_its_failure() -> None:
+    """What requests await (Runtime.call_batched): one batch answers every coroutine in it on
+    its loop; a caller that stopped waiting is skipped, the others still get theirs."""
+    hold = threading.Event()
+    write = Recorder(hold=hold)
+    batcher = Batcher(write, name="test-loop")
+
+    async def scenario() -> None:
+        first = batcher.submit_from_loop(1)
+        await asyncio.sleep(0.05)  # the writer has taken 1 and waits in its write
+        gave_up = batcher.submit_from_loop(2)
+        rest = [batcher.submit_from_loop(item) for item in (3, 4)]
+        gave_up.cancel()
+        hold.set()
+        assert await asyncio.wait_for(asyncio.gather(first, *rest), 5) == [2, 6, 8]
+        assert write.batches == [[1], [2, 3, 4]]
+        hold.clear()
+        blocker = batcher.submit_from_loop(0)
+        await asyncio.sleep(0.05)
+        doomed = [batcher.submit_from_loop(item) for item in (5, -1)]
+        hold.set()
+        assert await asyncio.wait_for(blocker, 5) == 0
+        for future in doomed:
+            with pytest.raises(RuntimeError, match="refused"):
+                await asyncio.wait_for(future, 5)
+        assert await asyncio.wait_for(batcher.submit_from_loop(7), 5) == 14
+
+    asyncio.run(scenario())
+    batcher.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session
+import pytest
+from sqlmodel import Session, select
 
 from storage import til as til_store
-from storage.models import TIL_TABLE, TilSource
+from storage.db import BulkInsert
+from storage.models import TIL_TABLE, Til, TilSource
 from storage.search import RANKED_MATCHES
 from storage.types import utcnow
 
@@ -103,6 +105,42 @@ def test_timestamps_round_trip_as_utc(session: Session) -> None:
     loaded = til_store.get_til(til.id, session=session)
     assert loaded.created_at.tzinfo is not None
     assert loaded.created_at.utcoffset() == UTC.utcoffset(None)
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+def test_a_batch_is_stored_at_the_time_given_and_found_by_time_ranges(
+    session: Session, microsecond: int
+) -> None:
+    """The batch insert hands the driver its own text for times on SQLite: it must be the one
+    SQLAlchemy writes, or ranges (what every summary counts on) would compare wrongly there."""
+    stored_at = datetime(2026, 12, 7, 9, 30, 15, microsecond, tzinfo=UTC)
+    til_store.add_tils([new_til("TIL when")], session=session, now=stored_at)
+    orm_til = Til(
+        team_id=TEAM,
+        channel_id="C1",
+        author_id="U1",
+        captured_by="U1",
+        source=TilSource.COMMAND,
+        text="TIL through the ORM",
+        created_at=stored_at,
+        updated_at=stored_at,
+    )
+    session.add(orm_til)
+    session.commit()
+    session.expire_all()
+    at = select(Til.text).where(Til.created_at == stored_at).order_by(Til.text)
+    assert session.exec(at).all() == ["TIL through the ORM", "TIL when"]
+    assert session.exec(select(Til).where(Til.created_at > stored_at)).all() == []
+    later = stored_at + timedelta(microseconds=1)
+    assert len(session.exec(select(Til).where(Til.created_at < later)).all()) == 2
+    [loaded] = session.exec(select(Til).where(Til.text == "TIL when")).all()
+    assert loaded.created_at == stored_at and loaded.updated_at == stored_at
+
+
+def test_a_bulk_insert_must_give_what_python_would_fill() -> None:
+    """Columns SQLAlchemy fills by default (created_at, a status) are the caller's to give."""
+    with pytest.raises(ValueError, match="created_at"):
+        BulkInsert(TIL_TABLE, ("team_id", "channel_id", "author_id", "captured_by", "source"))
 
 
 def test_search_finds_all_words_in_the_team_only(session: Session) -> None:
