@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import sessionmaker
@@ -208,23 +210,39 @@ class BulkInsert:
         """Insert `rows` in one statement; the RETURNING rows, in no particular order."""
         if not rows:
             return []
-        key = (connection.dialect.name, len(rows))
+        dialect = connection.dialect
+        # PostgreSQL takes the batch as one JSON document: the same statement whatever the
+        # batch's size, which psycopg parses once and the server prepares once. Rows of values
+        # made a new statement per size, which psycopg parsed again at every batch (it keeps no
+        # parse of a statement with over 50 values): about 100 µs a TIL.
+        as_json = dialect.name == "postgresql"
+        key = (dialect.name, 0 if as_json else len(rows))
         statement = self._statements.get(key)
         if statement is None:
-            statement = self._statements[key] = self._statement(connection, len(rows))
-        result = connection.exec_driver_sql(statement, tuple(v for row in rows for v in row))
+            statement = self._statements[key] = self._statement(dialect, len(rows), as_json)
+        values = (
+            (
+                json.dumps(
+                    [dict(zip(self._columns, row, strict=True)) for row in rows],
+                    default=_json_value,
+                ),
+            )
+            if as_json
+            else tuple(value for row in rows for value in row)
+        )
+        result = connection.exec_driver_sql(statement, values)
         return cast(list[tuple[Any, ...]], result.all()) if self._returning else []
 
     def ids(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> list[int]:
         """Insert `rows` (none skipped: no `unique`) returning `id`: their ids in the order the
-        rows were given. One statement numbers its rows in that order (SQLite's rowids,
-        PostgreSQL's sequence), whatever order RETURNING lists them in; SQLAlchemy's own
-        guarantee (sort_by_parameter_order) costs one INSERT per row on SQLite."""
+        rows were given. One statement numbers its rows in the order it inserts them (SQLite's
+        rowids; PostgreSQL's sequence, rows taken in array order), whatever order RETURNING
+        lists them in; SQLAlchemy's own guarantee (sort_by_parameter_order) costs one INSERT per
+        row on SQLite."""
         assert self._returning == ("id",) and not self._unique
         return sorted(int(row_id) for (row_id,) in self.run(connection, rows))
 
-    def _statement(self, connection: Connection, count: int) -> str:
-        dialect = connection.dialect
+    def _statement(self, dialect: Dialect, count: int, as_json: bool) -> str:
         quote = dialect.identifier_preparer.quote
         if dialect.paramstyle == "qmark":
             marker = "?"
@@ -232,16 +250,29 @@ class BulkInsert:
             marker = "%s"
         else:
             raise ValueError(f"no bulk insert for the {dialect.paramstyle} parameter style")
-        row = f"({', '.join([marker] * len(self._columns))})"
-        statement = (
-            f"INSERT INTO {dialect.identifier_preparer.format_table(self._table)} "
-            f"({', '.join(map(quote, self._columns))}) VALUES {', '.join([row] * count)}"
-        )
+        table = dialect.identifier_preparer.format_table(self._table)
+        columns = ", ".join(map(quote, self._columns))
+        if as_json:  # each object's keys are columns, read as the table's own types
+            rows = (
+                f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, {marker}::json)"
+                " WITH ORDINALITY AS batch ORDER BY batch.ordinality"
+            )
+        else:
+            row = f"({', '.join([marker] * len(self._columns))})"
+            rows = f"VALUES {', '.join([row] * count)}"
+        statement = f"INSERT INTO {table} ({columns}) {rows}"
         if self._unique:
             statement += f" ON CONFLICT ({', '.join(map(quote, self._unique))}) DO NOTHING"
         if self._returning:
             statement += f" RETURNING {', '.join(map(quote, self._returning))}"
         return statement
+
+
+def _json_value(value: object) -> str:
+    """What JSON has no type for, as PostgreSQL reads it: times in ISO 8601 with their zone."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no JSON form for a bulk insert")
 
 
 def insert_once(row: SQLModel, *, session: Session) -> bool:

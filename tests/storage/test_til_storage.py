@@ -137,6 +137,17 @@ def test_a_batch_is_stored_at_the_time_given_and_found_by_time_ranges(
     assert loaded.created_at == stored_at and loaded.updated_at == stored_at
 
 
+def test_a_batch_keeps_any_text_exactly(session: Session) -> None:
+    """PostgreSQL gets a batch as one JSON document: quotes, backslashes, markup, accents,
+    emoji and line breaks come back as typed."""
+    text = 'TIL "quotes", \\back\\slashes\\, <@U1|al> & café 🎉\nsecond line\t#tag'
+    [til_id] = til_store.add_tils([new_til(text, tags=("tag",))], session=session)
+    session.commit()
+    session.expire_all()
+    assert til_store.get_til(til_id, session=session).text == text
+    assert til_store.list_tags(til_id, session=session) == ["tag"]
+
+
 def test_a_bulk_insert_must_give_what_python_would_fill() -> None:
     """Columns SQLAlchemy fills by default (created_at, a status) are the caller's to give."""
     with pytest.raises(ValueError, match="created_at"):
