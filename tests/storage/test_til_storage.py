@@ -88,6 +88,19 @@ def test_a_batch_stores_each_message_once_and_maps_ids_to_their_tils(session: Se
     assert til_store.count_tils(OTHER_TEAM, session=session) == 1
 
 
+def test_each_til_of_a_large_batch_gets_its_own_id(session: Session) -> None:
+    """/til TILs have no message to key them: their ids are matched to them by order alone."""
+    batch = [new_til(f"TIL number {number}", ts=None, tags=[f"n{number}"]) for number in range(40)]
+    ids = til_store.add_tils(batch, session=session)
+    session.commit()
+    assert [til_store.get_til(til_id, session=session).text for til_id in ids] == [
+        new.text for new in batch
+    ]
+    assert [til_store.list_tags(til_id, session=session) for til_id in ids] == [
+        [f"n{number}"] for number in range(40)
+    ]
+
+
 def test_tags_are_stored_and_replaced_on_update(session: Session) -> None:
     til = til_store.add_til(new_til("TIL x #python", tags=["python", "testing"]), session=session)
     assert til is not None and til.id is not None
