@@ -61,12 +61,10 @@ def add_til(new: NewTil, *, session: Session) -> Til | None:
     """Insert a TIL and its tags; None when that message is already stored (idempotent)."""
     now = utcnow()
     [til_id] = add_tils([new], session=session, now=now)
-    return (
-        None
-        if til_id is None
-        else Til.model_validate(
-            {"id": til_id, **dict(zip(_TIL_COLUMNS, _row(new, now), strict=True))}
-        )
+    if til_id is None:
+        return None
+    return Til.model_validate(
+        {"id": til_id, **dict(zip(_TIL_COLUMNS, _row(new, now), strict=True))}
     )
 
 
@@ -115,7 +113,8 @@ def add_tils(
 
 
 def _row(new: NewTil, stored_at: object) -> tuple[object, ...]:
-    """A TIL's values in _TIL_COLUMNS order, `stored_at` as the driver takes it."""
+    """A TIL's values in _TIL_COLUMNS order, with `stored_at` as created and updated time (as
+    the driver takes it for an insert; add_til passes the datetime to build its model)."""
     return (
         new.team_id,
         new.channel_id,
