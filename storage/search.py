@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import text
@@ -68,9 +69,12 @@ _STOP_WORDS = frozenset(
 )
 SEARCHABLE = {"til": "til_fts", "help_request": "help_request_fts"}
 # With the workspace in the index, the most recent matches this many are ranked: a word in most
-# TILs costs the same as a rarer one (bm25 is about 2 µs a row), and the best of the latest
-# matches is what people look for.
+# TILs costs the same as a rarer one, and the best of the latest matches is what people look for.
 RANKED_MATCHES = 2000
+# On SQLite a word found in more rows than this carries no weight in the ranking. bm25 weighs each
+# word by a pass over all its rows (30 ms for a word in most of a million TILs, more than the
+# search's budget), and such a word says little anyway: past half the rows bm25 weighs it zero.
+WEIGHED_WORD_ROWS = 20_000
 
 
 def search_words(query: str, *, any_word: bool) -> list[str]:
@@ -90,9 +94,11 @@ def matching_ids(
     any_word: bool = False,
     where: str = "",
     ranked: int = RANKED_MATCHES,
+    weighed_word_rows: int = WEIGHED_WORD_ROWS,
 ) -> list[int]:
     """Ids of the team's best matches, best first: all words required, or any of them. On
-    SQLite, of the latest `ranked` matches.
+    SQLite, of the latest `ranked` matches, by the words found in at most `weighed_word_rows`
+    rows (by recency if there are none).
 
     The words are extracted here, so user input never reaches a query language as syntax.
     `where` is an extra SQL condition on the table, written by the caller, never user input.
@@ -102,26 +108,87 @@ def matching_ids(
         return []
     extra = f" AND {where}" if where else ""
     if session.get_bind().dialect.name == "sqlite":
-        fts = SEARCHABLE[table]
-        match = (" OR " if any_word else " ").join(f'"{word}"' for word in words)
-        # Both FTS5 tables index team_id (migrations 0007 and 0011): the workspace's id, kept to
-        # letters and digits, is matched as a token of its column, which gets no weight in bm25.
-        sql = text(
-            f"SELECT {table}.id FROM (SELECT rowid, bm25({fts}, 1.0, 0.0) AS score "
-            f"FROM {fts} WHERE {fts} MATCH :match ORDER BY rowid DESC LIMIT :ranked) AS hits "
-            f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
-            f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
-        ).bindparams(
-            match=f'team_id:"{re.sub(r"[^A-Za-z0-9]", "", team_id)}" AND ({match})',
-            ranked=ranked,
-            team_id=team_id,
-            limit=limit,
+        return _sqlite_matching_ids(
+            table, team_id, words, session, limit, any_word, extra, ranked, weighed_word_rows
         )
-    else:
-        operator = " | " if any_word else " & "
-        sql = text(
-            f"SELECT id FROM {table}, to_tsquery('english', :words) AS query "
-            f"WHERE team_id = :team_id AND search_vector @@ query{extra} "
-            "ORDER BY ts_rank(search_vector, query) DESC, id DESC LIMIT :limit"
-        ).bindparams(words=operator.join(words), team_id=team_id, limit=limit)
+    operator = " | " if any_word else " & "
+    sql = text(
+        f"SELECT id FROM {table}, to_tsquery('english', :words) AS query "
+        f"WHERE team_id = :team_id AND search_vector @@ query{extra} "
+        "ORDER BY ts_rank(search_vector, query) DESC, id DESC LIMIT :limit"
+    ).bindparams(words=operator.join(words), team_id=team_id, limit=limit)
     return [row[0] for row in session.execute(sql)]
+
+
+def _sqlite_matching_ids(
+    table: str,
+    team_id: str,
+    words: list[str],
+    session: Session,
+    limit: int,
+    any_word: bool,
+    extra: str,
+    ranked: int,
+    weighed_word_rows: int,
+) -> list[int]:
+    """bm25 ranks the latest matches in the statement that finds them, unless a word is too
+    common to weigh: then they come newest first, and the other words' bm25, in a statement
+    of its own over those rows, orders them."""
+    fts = SEARCHABLE[table]
+    joiner = " OR " if any_word else " "
+    weighed = [
+        w
+        for w in words
+        if _rows_matching(fts, w, session, weighed_word_rows + 1) <= weighed_word_rows
+    ]
+    rescore = bool(weighed) and len(weighed) < len(words)
+    # Both FTS5 tables index team_id (migrations 0007 and 0011): the workspace's id, kept to
+    # letters and digits, is matched as a token of its column, which gets no weight in bm25.
+    team_token = re.sub(r"[^A-Za-z0-9]", "", team_id)
+    score = f"bm25({fts}, 1.0, 0.0)" if len(weighed) == len(words) else "0"
+    latest = [
+        row[0]
+        for row in session.execute(
+            text(
+                f"SELECT {table}.id FROM (SELECT rowid, {score} AS score FROM {fts} "
+                f"WHERE {fts} MATCH :match ORDER BY rowid DESC LIMIT :ranked) AS hits "
+                f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
+                f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
+            ).bindparams(
+                match=f'team_id:"{team_token}" AND ({joiner.join(map(_phrase, words))})',
+                ranked=ranked,
+                team_id=team_id,
+                limit=-1 if rescore else limit,  # SQLite: no limit
+            )
+        )
+    ]
+    if not rescore or len(latest) <= 1:
+        return latest
+    scores = dict(
+        session.execute(
+            text(
+                f"SELECT rowid, bm25({fts}, 1.0, 0.0) FROM {fts} WHERE {fts} MATCH :match "
+                "AND rowid BETWEEN :first AND :last "
+                "AND +rowid IN (SELECT value FROM json_each(:ids))"  # + : a filter, not a lookup
+            ).bindparams(
+                match=joiner.join(map(_phrase, weighed)),
+                first=latest[-1],
+                last=latest[0],
+                ids=json.dumps(latest),
+            )
+        ).all()
+    )
+    return sorted(latest, key=lambda row_id: (scores.get(row_id, 0.0), -row_id))[:limit]
+
+
+def _phrase(word: str) -> str:
+    return f'"{word}"'
+
+
+def _rows_matching(fts: str, word: str, session: Session, at_most: int) -> int:
+    """How many rows hold `word`, counted up to `at_most` (a word's rows are counted in order)."""
+    return session.execute(
+        text(
+            f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH :word LIMIT :at_most)"
+        ).bindparams(word=_phrase(word), at_most=at_most)
+    ).scalar_one()

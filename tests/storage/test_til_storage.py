@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from storage import til as til_store
 from storage.db import BulkInsert
 from storage.models import TIL_TABLE, Til, TilSource
-from storage.search import RANKED_MATCHES
+from storage.search import RANKED_MATCHES, matching_ids
 from storage.types import utcnow
 
 TEAM = "T1"
@@ -253,3 +253,31 @@ def test_a_word_in_thousands_of_another_workspaces_tils_still_finds_this_workspa
         "TIL common deploys",
     ], "this workspace's two, best first, none of the busy workspace's"
     assert len(til_store.search_tils("T0BUSY", "deploys", session=session, limit=5)) == 5
+
+
+def _texts_found(session: Session, query: str, *, weighed_word_rows: int) -> list[str]:
+    ids = matching_ids(
+        "til", TEAM, query, session=session, limit=5, weighed_word_rows=weighed_word_rows
+    )
+    return [session.get(Til, til_id).text for til_id in ids]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_word_in_too_many_rows_does_not_weigh_in_the_ranking(
+    session: Session,
+) -> None:
+    """bm25 weighs a word by a pass over all its rows; past `weighed_word_rows` rows the word
+    still has to match but no longer orders the results: the other words do, or recency."""
+    texts = [
+        "TIL common common common, rare",  # the most of the common word
+        "TIL rare rare and common",  # the most of the rare word
+        "TIL common is everywhere today",
+        "TIL a common thing, newest of all",
+    ]
+    for n, text in enumerate(texts):
+        til_store.add_til(new_til(text, ts=f"1.{n}"), session=session)
+    session.commit()
+    assert _texts_found(session, "common", weighed_word_rows=100)[0] == texts[0], "bm25 (tf)"
+    assert _texts_found(session, "common", weighed_word_rows=3) == texts[::-1], "newest first"
+    assert _texts_found(session, "common rare", weighed_word_rows=3) == [texts[1], texts[0]]
+    assert _texts_found(session, "rare common", weighed_word_rows=3) == [texts[1], texts[0]]
