@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import islice
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -132,8 +133,8 @@ def _sqlite_matching_ids(
     weighed_word_rows: int,
 ) -> list[int]:
     """bm25 ranks the latest matches in the statement that finds them, unless a word is too
-    common to weigh: then they come newest first, and the other words' bm25, in a statement
-    of its own over those rows, orders them."""
+    common to weigh: then they come newest first, reordered by the other words' bm25 (in a
+    statement of its own over those rows) if there are any."""
     fts = SEARCHABLE[table]
     joiner = " OR " if any_word else " "
     weighed = [
@@ -141,11 +142,22 @@ def _sqlite_matching_ids(
         for w in words
         if _rows_matching(fts, w, session, weighed_word_rows + 1) <= weighed_word_rows
     ]
-    rescore = bool(weighed) and len(weighed) < len(words)
     # Both FTS5 tables index team_id (migrations 0007 and 0011): the workspace's id, kept to
     # letters and digits, is matched as a token of its column, which gets no weight in bm25.
     team_token = re.sub(r"[^A-Za-z0-9]", "", team_id)
-    score = f"bm25({fts}, 1.0, 0.0)" if len(weighed) == len(words) else "0"
+    match = f'team_id:"{team_token}" AND ({joiner.join(map(_phrase, words))})'
+    if not weighed:  # newest first: read in the index's order until `limit` are kept
+        rows = session.execute(
+            text(
+                f"SELECT {table}.id, {table}.team_id = :team_id{extra} FROM {fts} "
+                f"JOIN {table} ON {table}.id = {fts}.rowid WHERE {fts} MATCH :match "
+                f"ORDER BY {fts}.rowid DESC LIMIT :ranked"
+            ).bindparams(match=match, ranked=ranked, team_id=team_id)
+        )
+        with rows:
+            return list(islice((row_id for row_id, kept in rows if kept), limit))
+    rescore = len(weighed) < len(words)
+    score = "0" if rescore else f"bm25({fts}, 1.0, 0.0)"
     latest = [
         row[0]
         for row in session.execute(
@@ -155,7 +167,7 @@ def _sqlite_matching_ids(
                 f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
                 f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
             ).bindparams(
-                match=f'team_id:"{team_token}" AND ({joiner.join(map(_phrase, words))})',
+                match=match,
                 ranked=ranked,
                 team_id=team_id,
                 limit=-1 if rescore else limit,  # SQLite: no limit

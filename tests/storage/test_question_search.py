@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session, SQLModel
 
 from bot.help_requests import SUGGESTED_FROM
 from storage import help_requests as help_store
 from storage.models import HelpRequest, HelpStatus
+from storage.search import matching_ids
 
 TEAM = "T1"
 HELP_REQUEST_TABLE = SQLModel.metadata.tables[HelpRequest.__tablename__]
@@ -48,3 +50,35 @@ def test_a_busy_workspaces_questions_never_hide_a_quiet_workspaces_answer(
         "T0BUSY", "deploys", session=session, limit=3, ranked=SUGGESTED_FROM
     )
     assert len(neighbours) == 3 and all(q.team_id == "T0BUSY" for q in neighbours)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_past_the_weighed_limit_resolved_questions_come_newest_first(session: Session) -> None:
+    """A word in too many rows to weigh: the latest matches, newest first, only the resolved
+    ones, and no further back than the latest `ranked` matches."""
+    texts = ["deploys fail", "deploys are slow", "deploys again", "deploys, open"]
+    questions = [
+        help_store.add_help_request(TEAM, "C1", "U2", t, [], session=session) for t in texts
+    ]
+    help_store.add_help_request("T2", "C1", "U2", "deploys elsewhere", [], session=session)
+    for question in questions[:3]:
+        question.status = HelpStatus.RESOLVED
+    session.add_all(questions)
+    session.commit()
+
+    def found(ranked: int) -> list[str]:
+        ids = matching_ids(
+            "help_request",
+            TEAM,
+            "deploys",
+            session=session,
+            limit=2,
+            any_word=True,
+            where=f"status = '{HelpStatus.RESOLVED.value}'",
+            ranked=ranked,
+            weighed_word_rows=2,
+        )
+        return [session.get(HelpRequest, question_id).text for question_id in ids]
+
+    assert found(ranked=100) == ["deploys again", "deploys are slow"]
+    assert found(ranked=2) == ["deploys again"], "the open one counts toward the latest 2"
