@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from storage import til as til_store
 from storage.db import BulkInsert
-from storage.models import TIL_TABLE, Til, TilSource
+from storage.models import TIL_TABLE, TIL_TAG_TABLE, Til, TilSource
 from storage.search import RANKED_MATCHES, matching_ids
 from storage.types import utcnow
 
@@ -165,6 +166,20 @@ def test_a_bulk_insert_must_give_what_python_would_fill() -> None:
     """Columns SQLAlchemy fills by default (created_at, a status) are the caller's to give."""
     with pytest.raises(ValueError, match="created_at"):
         BulkInsert(TIL_TABLE, ("team_id", "channel_id", "author_id", "captured_by", "source"))
+
+
+def test_a_failed_bulk_insert_raises_sqlalchemys_error_and_the_session_goes_on(
+    session: Session,
+) -> None:
+    """The batch goes to the driver's cursor, but its failure is what callers catch (a database
+    hiccup is retried or reported by its kind), and a rollback leaves the session usable."""
+    tags = BulkInsert(TIL_TAG_TABLE, ("team_id", "til_id", "tag"))
+    with pytest.raises(IntegrityError):
+        tags.run(session.connection(), [(TEAM, 424242, "no-such-til")])
+    session.rollback()
+    assert til_store.add_til(new_til("TIL after a failed batch"), session=session) is not None
+    session.commit()
+    assert til_store.count_tils(TEAM, session=session) == 1
 
 
 def test_search_finds_all_words_in_the_team_only(session: Session) -> None:
