@@ -146,35 +146,27 @@ def _sqlite_matching_ids(
     # letters and digits, is matched as a token of its column, which gets no weight in bm25.
     team_token = re.sub(r"[^A-Za-z0-9]", "", team_id)
     match = f'team_id:"{team_token}" AND ({joiner.join(map(_phrase, words))})'
-    if not weighed:  # newest first: read in the index's order until `limit` are kept
-        rows = session.execute(
-            text(
-                f"SELECT {table}.id, {table}.team_id = :team_id{extra} FROM {fts} "
-                f"JOIN {table} ON {table}.id = {fts}.rowid WHERE {fts} MATCH :match "
-                f"ORDER BY {fts}.rowid DESC LIMIT :ranked"
-            ).bindparams(match=match, ranked=ranked, team_id=team_id)
-        )
-        with rows:
-            return list(islice((row_id for row_id, kept in rows if kept), limit))
-    rescore = len(weighed) < len(words)
-    score = "0" if rescore else f"bm25({fts}, 1.0, 0.0)"
-    latest = [
-        row[0]
-        for row in session.execute(
-            text(
-                f"SELECT {table}.id FROM (SELECT rowid, {score} AS score FROM {fts} "
-                f"WHERE {fts} MATCH :match ORDER BY rowid DESC LIMIT :ranked) AS hits "
-                f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
-                f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
-            ).bindparams(
-                match=match,
-                ranked=ranked,
-                team_id=team_id,
-                limit=-1 if rescore else limit,  # SQLite: no limit
-            )
-        )
-    ]
-    if not rescore or len(latest) <= 1:
+    if len(weighed) == len(words):
+        sql = text(
+            f"SELECT {table}.id FROM (SELECT rowid, bm25({fts}, 1.0, 0.0) AS score FROM {fts} "
+            f"WHERE {fts} MATCH :match ORDER BY rowid DESC LIMIT :ranked) AS hits "
+            f"JOIN {table} ON {table}.id = hits.rowid WHERE {table}.team_id = :team_id{extra} "
+            f"ORDER BY hits.score, {table}.id DESC LIMIT :limit"
+        ).bindparams(match=match, ranked=ranked, team_id=team_id, limit=limit)
+        return [row[0] for row in session.execute(sql)]
+    # Newest first, read in the index's order: only until `limit` are kept when that is the
+    # order, all of the latest `ranked` when the weighed words' bm25 reorders them.
+    rows = session.execute(
+        text(
+            f"SELECT {table}.id, {table}.team_id = :team_id{extra} FROM {fts} "
+            f"JOIN {table} ON {table}.id = {fts}.rowid WHERE {fts} MATCH :match "
+            f"ORDER BY {fts}.rowid DESC LIMIT :ranked"
+        ).bindparams(match=match, ranked=ranked, team_id=team_id)
+    )
+    with rows:
+        newest = (row_id for row_id, kept in rows if kept)
+        latest = list(newest if weighed else islice(newest, limit))
+    if not weighed or len(latest) <= 1:
         return latest
     scores = dict(
         session.execute(
