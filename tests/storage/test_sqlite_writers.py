@@ -3,11 +3,13 @@ ten seconds never meet "database is locked"."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from bot import til
@@ -16,11 +18,13 @@ from bot.jobs import run_due_work
 from bot.leader import LeaderLease
 from bot.serve import build_runtime
 from bot.til import SlackMessage
+from storage.db import create_db_engine, upgrade
 from storage.models import TilSource
 from tests.conftest import settings_for
 
 SECONDS = 10
 WRITERS = 5
+SHORT_WAIT = "PRAGMA busy_timeout=200"
 
 
 def test_five_writers_and_the_scheduler_never_see_database_is_locked(
@@ -75,3 +79,35 @@ def test_five_writers_and_the_scheduler_never_see_database_is_locked(
     assert kept == sum(stored) and all(count > 0 for count in stored), stored
     assert settings["journal_mode"] == "wal" and settings["foreign_keys"] == 1
     assert settings["busy_timeout"] >= 5000
+
+
+def test_a_write_lock_held_past_the_wait_fails_as_sqlalchemys_error_and_the_engine_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Transactions start with BEGIN IMMEDIATE on the driver's own cursor (storage.db): when
+    another process holds the write lock past busy_timeout, the caller still gets SQLAlchemy's
+    OperationalError (what the listeners and the scheduler catch), and once the lock is free the
+    same engine writes again."""
+    path = tmp_path / "learnloop.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    event.listen(engine, "connect", lambda connection, _: connection.execute(SHORT_WAIT))
+    engine.dispose()  # reconnect with the short wait
+    other_process = sqlite3.connect(path, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="locked"), engine.begin() as connection:
+            connection.execute(text("DELETE FROM til"))
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tag_alias (team_id, alias, tag, added_by)"
+                " VALUES ('T1', 'py', 'python', 'U1')"
+            )
+        )
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT tag FROM tag_alias")).scalar_one() == "python"
+    engine.dispose()
