@@ -11,6 +11,10 @@ and catches up after the run: its CPU and the time it took are reported too); an
 process alone, as a replica runs when its workers are on other machines (what it promises
 stays stored, not run).
 
+Beside the server's CPU, each scenario reports where the rest of the machine's went: the CPU of
+PostgreSQL's processes per request (on SQLite the database works inside the server) and each
+core's idle share, since the database and the driver share the machine with the server.
+
     .venv/bin/python -m bench.serve_stack [--seconds 5] [--concurrency 16] [--database-url URL]
 """
 
@@ -58,6 +62,10 @@ class Result:
     # last ack, and the CPU per request with them (the server's, and any worker's).
     drain_s: float = 0.0
     server_cpu_with_follow_ups_us: float = 0.0
+    # Where the rest of the machine's CPU went: PostgreSQL's own processes per request (None on
+    # SQLite, which works inside the server), and each core's idle share during the run.
+    database_cpu_us: float | None = None
+    idle_percent_per_core: tuple[float, ...] = ()
 
 
 Body = tuple[bytes, str]  # body, content type
@@ -166,6 +174,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by this machine's PostgreSQL processes (benchmarks use loopback only):
+    they share the two cores with the server and the driver, where bare Bolt has no database."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, IndexError):  # gone meanwhile
+                continue
+    return total
+
+
+def idle_seconds_per_core() -> list[float]:
+    """Each core's idle (and I/O wait) time so far, from /proc/stat."""
+    idle = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            idle.append((int(fields[3]) + int(fields[4])) / CLOCK_TICKS)
+    return idle
+
+
 async def drive(
     url: str,
     make: Callable[[int, SlackEmulator], Body],
@@ -244,6 +276,7 @@ def measure(
     scenarios: list[str],
     outbox: Engine | None = None,
     worker_env: dict[str, str] | None = None,
+    on_postgres: bool = False,
 ) -> list[Result]:
     """Each scenario against the server `command`; with `worker_env`, a `learnloop worker`
     runs beside it on core 1 at the lowest priority."""
@@ -262,6 +295,8 @@ def measure(
         asyncio.run(drive(url, chatter, emulator, seconds=1, concurrency=4, offset=0))
         for number, scenario in enumerate(scenarios, start=1):
             before, before_all = cpu_seconds(process.pid), learnloop_cpu()
+            database_before, idle_before = postgres_cpu_seconds(), idle_seconds_per_core()
+            started = time.perf_counter()
             latencies, errors = asyncio.run(
                 drive(
                     url,
@@ -273,6 +308,11 @@ def measure(
                 )
             )
             used = cpu_seconds(process.pid) - before
+            database_used = postgres_cpu_seconds() - database_before
+            idle = [
+                100 * (after - before_core) / (time.perf_counter() - started)
+                for before_core, after in zip(idle_before, idle_seconds_per_core(), strict=True)
+            ]
             drain = drained_after(outbox) if outbox is not None else 0.0
             with_follow_ups = learnloop_cpu() - before_all
             ordered = sorted(latencies)
@@ -289,6 +329,10 @@ def measure(
                     server_cpu_us=used / max(len(ordered), 1) * 1e6,
                     drain_s=drain,
                     server_cpu_with_follow_ups_us=with_follow_ups / max(len(ordered), 1) * 1e6,
+                    database_cpu_us=(
+                        database_used / max(len(ordered), 1) * 1e6 if on_postgres else None
+                    ),
+                    idle_percent_per_core=tuple(idle),
                 )
             )
     finally:
@@ -336,6 +380,7 @@ def main() -> None:
         SlackEmulator(signing_secret=SIGNING_SECRET, echo_bot_messages=False) as emulator,
     ):
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        on_postgres = sa.make_url(database_url).get_backend_name() == "postgresql"
         port = free_port()
         baseline = measure(
             "bare Bolt",
@@ -345,6 +390,7 @@ def main() -> None:
             emulator,
             args,
             ["chatter (ignored messages)", "/til command (stored)"],
+            on_postgres=on_postgres,
         )
         learnloop = []
         outbox = create_db_engine(database_url)
@@ -363,6 +409,7 @@ def main() -> None:
                 list(SCENARIOS),
                 outbox=outbox if runs_follow_ups else None,
                 worker_env=env if with_worker else None,
+                on_postgres=on_postgres,
             )
     report(baseline, learnloop, args, database_url.split(":")[0])
 
@@ -378,7 +425,8 @@ def report(
     header = (
         f"{'server':<13} {'scenario':<28} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} "
         f"{'p95 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'errors':>6} "
-        f"{'drain s':>7} {'CPU µs/req with follow-ups':>26}"
+        f"{'drain s':>7} {'CPU µs/req with follow-ups':>26} {'PostgreSQL µs/req':>17} "
+        f"{'idle % per core':>15}"
     )
     print(header)
     print("-" * len(header))
@@ -389,7 +437,9 @@ def report(
             f"{result.server:<13} {result.scenario:<28} {result.per_second:>8.0f} {ratio:>6.2f} "
             f"{result.p50_ms:>7.2f} {result.p95_ms:>7.2f} {result.p99_ms:>7.2f} "
             f"{result.server_cpu_us:>10.0f} {result.errors:>6} "
-            f"{result.drain_s:>7.1f} {result.server_cpu_with_follow_ups_us:>26.0f}"
+            f"{result.drain_s:>7.1f} {result.server_cpu_with_follow_ups_us:>26.0f} "
+            f"{'-' if result.database_cpu_us is None else f'{result.database_cpu_us:.0f}':>17} "
+            f"{' '.join(f'{idle:.0f}' for idle in result.idle_percent_per_core):>15}"
         )
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"serve_stack-{database}-{int(time.time())}.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,9 +44,15 @@ def run_scale_benchmark(module: str, tmp_path: Path) -> list[dict]:
     return list(report["results"])
 
 
-def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
-    output = run_benchmark("bench.serve_stack", tmp_path, "--seconds", "0.5", "--concurrency", "2")
-    [written] = list(tmp_path.glob("serve_stack-sqlite-*.json"))
+def test_serve_stack_benchmark_runs_and_reports_every_scenario(
+    tmp_path: Path, database_url: str
+) -> None:
+    output = run_benchmark(
+        "bench.serve_stack",
+        tmp_path,
+        *("--seconds", "0.5", "--concurrency", "2", "--database-url", database_url),
+    )
+    [written] = list(tmp_path.glob("serve_stack-*.json"))
     rows = json.loads(written.read_text())
     scenarios = ["chatter (ignored messages)", "TIL message (stored)", "/til command (stored)"]
     scenarios.append("/ask command (stored)")
@@ -61,7 +68,17 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -
     assert all(row["server_cpu_with_follow_ups_us"] > row["server_cpu_us"] for row in web[1:]), (
         "the worker's CPU is counted with the follow-ups"
     )
-    assert "ratio" in output
+    stored = [row for row in rows if row["server"] != "bare Bolt" and "stored" in row["scenario"]]
+    if database_url.startswith("sqlite"):
+        assert all(row["database_cpu_us"] is None for row in rows), "SQLite works in the server"
+    else:
+        assert all(row["database_cpu_us"] > 0 for row in stored), "PostgreSQL's own CPU"
+    assert all(
+        len(row["idle_percent_per_core"]) == os.cpu_count()
+        and all(0 <= idle <= 105 for idle in row["idle_percent_per_core"])
+        for row in rows
+    ), [row["idle_percent_per_core"] for row in rows]
+    assert "ratio" in output and "idle % per core" in output
 
 
 def test_summary_benchmark_generates_its_data_and_reports_against_the_baseline(
