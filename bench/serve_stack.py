@@ -307,11 +307,12 @@ def measure(
                     offset=number * 10_000_000,
                 )
             )
+            elapsed, idle_after = time.perf_counter() - started, idle_seconds_per_core()
             used = cpu_seconds(process.pid) - before
             database_used = postgres_cpu_seconds() - database_before
             idle = [
-                100 * (after - before_core) / (time.perf_counter() - started)
-                for before_core, after in zip(idle_before, idle_seconds_per_core(), strict=True)
+                100 * (after - before_core) / elapsed
+                for before_core, after in zip(idle_before, idle_after, strict=True)
             ]
             drain = drained_after(outbox) if outbox is not None else 0.0
             with_follow_ups = learnloop_cpu() - before_all
