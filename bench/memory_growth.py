@@ -10,13 +10,13 @@ is kept: no per-request growth in caches, pools or the outbox.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
 
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -90,7 +90,7 @@ def sample(
         time.sleep(1)
         points = [(0, rss_mb(process.pid))]
         for sent in range(args.step, args.requests + 1, args.step):
-            asyncio.run(
+            uvloop.run(
                 drive(
                     url,
                     mixed,

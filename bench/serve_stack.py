@@ -35,10 +35,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-import aiohttp
 import sqlalchemy as sa
+import uvloop
 from sqlalchemy import Engine
 
+from bench.http_client import LoopbackSender
 from bot.emulator import ALICE, GENERAL, SlackEmulator
 from storage.db import create_db_engine
 
@@ -208,16 +209,17 @@ async def drive(
     offset: int,
     requests: int = 10_000_000,
 ) -> tuple[list[float], int]:
-    """Send signed requests made by `make` for `seconds`, or until `requests` were sent."""
+    """Send signed requests made by `make` for `seconds`, or until `requests` were sent, from
+    `concurrency` keep-alive connections (a lost one counts as an error and is reopened)."""
     latencies: list[float] = []
     errors = 0
     counter = iter(range(offset, offset + requests))
     deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def worker() -> None:
-            nonlocal errors
+    async def sender() -> None:
+        nonlocal errors
+        connection = await LoopbackSender.connect(url)
+        try:
             while time.perf_counter() < deadline and (index := next(counter, None)) is not None:
                 body, content_type = make(index, emulator)
                 timestamp = str(int(time.time()))
@@ -227,13 +229,19 @@ async def drive(
                     "X-Slack-Signature": emulator.sign(body, timestamp),
                 }
                 started = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
+                try:
+                    status = await connection.post(url, body, headers)
+                except (ConnectionError, ValueError):
+                    errors += 1
+                    connection = await LoopbackSender.connect(url)
+                    continue
+                if status != 200:
+                    errors += 1
                 latencies.append(time.perf_counter() - started)
+        finally:
+            connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
     return latencies, errors
 
 
@@ -292,12 +300,12 @@ def measure(
 
     try:
         # Warm up (imports, auth.test, connection pools) before measuring.
-        asyncio.run(drive(url, chatter, emulator, seconds=1, concurrency=4, offset=0))
+        uvloop.run(drive(url, chatter, emulator, seconds=1, concurrency=4, offset=0))
         for number, scenario in enumerate(scenarios, start=1):
             before, before_all = cpu_seconds(process.pid), learnloop_cpu()
             database_before, idle_before = postgres_cpu_seconds(), idle_seconds_per_core()
             started = time.perf_counter()
-            latencies, errors = asyncio.run(
+            latencies, errors = uvloop.run(
                 drive(
                     url,
                     SCENARIOS[scenario],

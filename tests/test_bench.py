@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from bench.http_client import LoopbackSender
 
 SMOKE_SIZES = (
     "--tils",
@@ -79,6 +84,64 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(
         for row in rows
     ), [row["idle_percent_per_core"] for row in rows]
     assert "ratio" in output and "idle % per core" in output
+
+
+def test_the_benchmark_client_reads_answers_in_pieces_and_notices_a_closed_connection() -> None:
+    """The driver's own HTTP client: statuses of answers that arrive split across reads, then
+    a connection the server closed, which the driver counts as an error (never a hang)."""
+    answers = [
+        (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nCon", b"tent-Length: 2\r\n\r\n{}"),
+        (b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n",),
+    ]
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for pieces in answers:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            received.append(head + await reader.readexactly(length))
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+        writer.close()
+
+    async def scenario() -> list[int | str]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/slack/events"
+        sender = await LoopbackSender.connect(url)
+        statuses: list[int | str] = []
+        for body in (b"first", b"second", b"third"):
+            try:
+                statuses.append(await asyncio.wait_for(sender.post(url, body, {"X-A": "b"}), 5))
+            except ConnectionError:
+                statuses.append("closed")
+        sender.close()
+        server.close()
+        return statuses
+
+    assert asyncio.run(scenario()) == [200, 401, "closed"]
+    assert received[0].startswith(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"\r\nX-A: b\r\nContent-Length: 5\r\n\r\nfirst" in received[0]
+    assert received[1].endswith(b"\r\n\r\nsecond")
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 200 OK\r\n\r\n", b"garbage\r\n\r\n"])
+def test_the_benchmark_client_refuses_an_answer_it_cannot_measure(answer: bytes) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        sender = await LoopbackSender.connect(url)
+        with pytest.raises(ValueError, match="Content-Length"):
+            await asyncio.wait_for(sender.post(url, b"", {}), 5)
+        server.close()
+
+    asyncio.run(scenario())
 
 
 def test_summary_benchmark_generates_its_data_and_reports_against_the_baseline(
