@@ -29,10 +29,12 @@ from storage.db import SessionFactory, create_db_engine, create_session_factory,
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# Seconds a batched write waits for others to share its commit: a transaction's fixed cost
-# (session, commit, one FTS segment) is several times a TIL's own, and under load a millisecond
-# gathers about ten TILs into one commit. Deleting done follow-ups waits on nobody, so longer.
-COMMIT_LINGER = 0.001
+# Seconds a writer waits for more items once given some (bot.batching). Requests' batches come
+# complete from their loop, but on PostgreSQL a transaction costs the database about 1 ms of CPU
+# and the writer's round trips whatever its size, so waiting a little for the next requests'
+# items pays; on SQLite the write takes the server's own core, and waiting only idles it.
+# Deleting done follow-ups waits on nobody, so longer.
+POSTGRES_COMMIT_LINGER = 0.001
 FINISH_LINGER = 0.2
 
 
@@ -129,7 +131,8 @@ class Runtime:
     async def call_batched(self, service: Callable[..., list[T]], item: Any) -> T:
         """Run a batch service (`service(batch=[...], session=...)`, one transaction) on this
         item together with the items other requests submitted meanwhile (bot.batching)."""
-        return await self._batcher(service, linger=COMMIT_LINGER).submit_from_loop(item)
+        linger = POSTGRES_COMMIT_LINGER if self.engine.dialect.name == "postgresql" else 0.0
+        return await self._batcher(service, linger=linger).submit_from_loop(item)
 
     def _batcher(self, service: Callable[..., list[T]], *, linger: float) -> Batcher[Any, T]:
         with self._lock:

@@ -114,3 +114,50 @@ def test_coroutines_awaiting_one_batch_each_get_their_own_result_or_its_failure(
 
     asyncio.run(scenario())
     batcher.close()
+
+
+def test_items_a_loop_submits_pass_after_pass_share_one_write() -> None:
+    """Requests' writes: their loop hands a batch over once a pass brings nothing new."""
+    write = Recorder()
+    batcher = Batcher(write, name="test-loop-gather")
+
+    async def scenario() -> list[int]:
+        futures = []
+        for item in (1, 2, 3):
+            futures.append(batcher.submit_from_loop(item))
+            await asyncio.sleep(0)  # the next request, read in the next pass
+        return await asyncio.wait_for(asyncio.gather(*futures), 5)
+
+    assert asyncio.run(scenario()) == [2, 4, 6]
+    assert write.batches == [[1, 2, 3]]
+    batcher.close()
+
+
+def test_a_loop_hands_a_full_batch_over_at_once_and_gathers_the_rest_anew() -> None:
+    write = Recorder()
+    batcher = Batcher(write, name="test-loop-full", max_batch=2)
+
+    async def scenario() -> list[int]:
+        futures = [batcher.submit_from_loop(item) for item in (1, 2, 3)]
+        return await asyncio.wait_for(asyncio.gather(*futures), 5)
+
+    assert asyncio.run(scenario()) == [2, 4, 6]
+    assert write.batches == [[1, 2], [3]]
+    batcher.close()
+
+
+def test_a_lingering_writer_adds_the_loops_next_batch_to_the_one_it_was_given() -> None:
+    """On PostgreSQL (bot.runtime) requests' writes linger, so that a transaction's fixed cost
+    is shared by more of them."""
+    write = Recorder()
+    batcher = Batcher(write, name="test-loop-linger", linger=0.5)
+
+    async def scenario() -> list[int]:
+        first = batcher.submit_from_loop(1)
+        await asyncio.sleep(0.05)  # handed over; the writer lingers
+        second = batcher.submit_from_loop(2)
+        return await asyncio.wait_for(asyncio.gather(first, second), 5)
+
+    assert asyncio.run(scenario()) == [2, 4]
+    assert write.batches == [[1, 2]]
+    batcher.close()
