@@ -11,6 +11,10 @@ and catches up after the run: its CPU and the time it took are reported too); an
 process alone, as a replica runs when its workers are on other machines (what it promises
 stays stored, not run).
 
+Each configuration is compared with a bare Bolt baseline measured just before it (an event and
+a command), not with one measured once at the start: these VMs change speed by up to a factor of
+two within one run, which had made a ratio compare two different machines.
+
 Beside the server's CPU, each scenario reports where the rest of the machine's went: the CPU of
 PostgreSQL's processes per request (on SQLite the database works inside the server) and each
 core's idle share, since the database and the driver share the machine with the server.
@@ -31,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -67,6 +71,8 @@ class Result:
     # SQLite, which works inside the server), and each core's idle share during the run.
     database_cpu_us: float | None = None
     idle_percent_per_core: tuple[float, ...] = ()
+    # Throughput as a ratio to the bare Bolt baseline measured just before (see against()).
+    vs_baseline: float = 0.0
 
 
 Body = tuple[bytes, str]  # body, content type
@@ -135,6 +141,8 @@ SCENARIOS: dict[str, Callable[[int, SlackEmulator], Body]] = {
 
 
 BASELINE_COMMAND = [sys.executable, "-m", "bench.baseline_app"]  # listens on $PORT
+# An event and a command: bare Bolt's no-op listener and command take any message and command.
+BASELINE_SCENARIOS = ["chatter (ignored messages)", "/til command (stored)"]
 WORKER_COMMAND = [sys.executable, "-m", "bot", "worker"]
 LEARNLOOP = "LearnLoop"
 LEARNLOOP_WEB = "LearnLoop web"  # with LEARNLOOP_FOLLOW_UPS=worker and a worker beside it
@@ -390,25 +398,25 @@ def main() -> None:
     ):
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         on_postgres = sa.make_url(database_url).get_backend_name() == "postgresql"
-        port = free_port()
-        baseline = measure(
-            "bare Bolt",
-            BASELINE_COMMAND,
-            server_env(emulator, database_url, PORT=str(port)),
-            port,
-            emulator,
-            args,
-            ["chatter (ignored messages)", "/til command (stored)"],
-            on_postgres=on_postgres,
-        )
-        learnloop = []
+        results: list[Result] = []
         outbox = create_db_engine(database_url)
         for name, follow_ups, with_worker in CONFIGURATIONS:
+            port = free_port()
+            baseline = measure(
+                "bare Bolt",
+                BASELINE_COMMAND,
+                server_env(emulator, database_url, PORT=str(port)),
+                port,
+                emulator,
+                args,
+                BASELINE_SCENARIOS,
+                on_postgres=on_postgres,
+            )
             empty_outbox(outbox)
             port = free_port()
             env = server_env(emulator, database_url, LEARNLOOP_FOLLOW_UPS=follow_ups)
             runs_follow_ups = follow_ups == "serve" or with_worker
-            learnloop += measure(
+            learnloop = measure(
                 name,
                 learnloop_command(port),
                 env,
@@ -420,16 +428,30 @@ def main() -> None:
                 worker_env=env if with_worker else None,
                 on_postgres=on_postgres,
             )
-    report(baseline, learnloop, args, database_url.split(":")[0])
+            results += against(baseline, baseline) + against(learnloop, baseline)
+    report(results, args, database_url.split(":")[0])
 
 
-def report(
-    baseline: list[Result], learnloop: list[Result], args: argparse.Namespace, database: str
-) -> None:
-    base_event, base_command = baseline
+def against(results: list[Result], baseline: list[Result]) -> list[Result]:
+    """`results` with their throughput as a ratio to the baseline measured just before them:
+    slash commands to its command, events to its event. These VMs change speed by up to a factor
+    of two within one run, so each configuration is compared with its own baseline."""
+    event, command = baseline
+    return [
+        replace(
+            result,
+            vs_baseline=result.per_second
+            / (command if "command" in result.scenario else event).per_second,
+        )
+        for result in results
+    ]
+
+
+def report(results: list[Result], args: argparse.Namespace, database: str) -> None:
     print(
         f"\nconcurrency {args.concurrency}, {args.seconds:.0f} s per scenario, "
-        f"server pinned to core 0, database {database}\n"
+        f"server pinned to core 0, database {database}; each configuration after its own "
+        "bare Bolt baseline\n"
     )
     header = (
         f"{'server':<13} {'scenario':<28} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} "
@@ -439,11 +461,10 @@ def report(
     )
     print(header)
     print("-" * len(header))
-    for result in [*baseline, *learnloop]:
-        reference = base_command if "command" in result.scenario else base_event
-        ratio = result.per_second / reference.per_second
+    for result in results:
         print(
-            f"{result.server:<13} {result.scenario:<28} {result.per_second:>8.0f} {ratio:>6.2f} "
+            f"{result.server:<13} {result.scenario:<28} {result.per_second:>8.0f} "
+            f"{result.vs_baseline:>6.2f} "
             f"{result.p50_ms:>7.2f} {result.p95_ms:>7.2f} {result.p99_ms:>7.2f} "
             f"{result.server_cpu_us:>10.0f} {result.errors:>6} "
             f"{result.drain_s:>7.1f} {result.server_cpu_with_follow_ups_us:>26.0f} "
@@ -452,7 +473,7 @@ def report(
         )
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"serve_stack-{database}-{int(time.time())}.json"
-    out.write_text(json.dumps([asdict(result) for result in [*baseline, *learnloop]], indent=2))
+    out.write_text(json.dumps([asdict(result) for result in results], indent=2))
     print(f"\nwritten to {out}")
 
 

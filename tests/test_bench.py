@@ -61,14 +61,22 @@ def test_serve_stack_benchmark_runs_and_reports_every_scenario(
     rows = json.loads(written.read_text())
     scenarios = ["chatter (ignored messages)", "TIL message (stored)", "/til command (stored)"]
     scenarios.append("/ask command (stored)")
+    baseline = [("bare Bolt", "chatter (ignored messages)"), ("bare Bolt", "/til command (stored)")]
     assert [(row["server"], row["scenario"]) for row in rows] == [
-        ("bare Bolt", "chatter (ignored messages)"),
-        ("bare Bolt", "/til command (stored)"),
+        *baseline,
         *(("LearnLoop", scenario) for scenario in scenarios),
+        *baseline,
         *(("LearnLoop web", scenario) for scenario in scenarios),
+        *baseline,
         *(("web alone", scenario) for scenario in scenarios),
     ]
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows), rows
+    for start in range(0, len(rows), 6):  # each configuration against the baseline just before
+        event, command, *measured = rows[start : start + 6]
+        assert event["vs_baseline"] == command["vs_baseline"] == 1
+        for row in measured:
+            reference = command if "command" in row["scenario"] else event
+            assert row["vs_baseline"] == pytest.approx(row["per_second"] / reference["per_second"])
     web = [row for row in rows if row["server"] == "LearnLoop web"]
     assert all(row["server_cpu_with_follow_ups_us"] > row["server_cpu_us"] for row in web[1:]), (
         "the worker's CPU is counted with the follow-ups"
