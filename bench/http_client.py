@@ -5,7 +5,7 @@ A general client (aiohttp) cost the driver 100 to 180 µs a request, as much as 
 measured. With 16 senders on one core, a server that answers in bursts (LearnLoop acknowledges a
 batch of TILs at the commit that stored them) then waited on the driver working through the
 burst, and the benchmark measured the driver's pace as much as the server's. This one costs the
-driver about a third of that.
+driver about half of that.
 """
 
 from __future__ import annotations
