@@ -10,8 +10,8 @@ Requests submit from the event loop, and the loop itself says when their batch i
 when a whole pass of the loop, its wait for I/O included, brought no new item. A timer instead
 (wait a millisecond for more) left the server's core idle whenever every request in flight
 already waited in the batch, a fifth of the time under load on SQLite (bench/serve_stack.py),
-and kept a lone request waiting for nothing. A writer may still linger once given items, where
-a transaction costs the database more than the wait (PostgreSQL, bot.runtime).
+and kept a lone request waiting for nothing (on PostgreSQL a lone TIL was acknowledged in 3.1
+to 3.3 ms with it, 1.7 to 1.9 ms without).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ class Batcher(Generic[Item, Result]):
         max_batch: int = MAX_BATCH,
         linger: float = 0.0,
     ) -> None:
-        """`linger`: seconds the writer waits for more once it was given items, so that they
-        share one transaction even when they trickle in (bookkeeping nobody waits on; a
-        database whose transactions cost more than the wait)."""
+        """`linger`: seconds the writer waits for more once it was given items, for writes
+        nobody waits on (bookkeeping), so that they share one transaction even when they
+        trickle in."""
         self._write = write
         self._max_batch = max_batch
         self._linger = linger

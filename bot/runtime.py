@@ -29,13 +29,9 @@ from storage.db import SessionFactory, create_db_engine, create_session_factory,
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-# Seconds a writer waits for more items once given some (bot.batching). Requests' batches come
-# complete from their loop, but on PostgreSQL a transaction costs the database about 1 ms of CPU
-# whatever its size: waiting a little for the next requests' items saved it about a fifth of its
-# CPU a TIL, for the same throughput within the noise (A/B, bench/serve_stack.py). On SQLite the
-# write takes the server's own core, and waiting only idles it.
-# Deleting done follow-ups waits on nobody, so longer.
-POSTGRES_COMMIT_LINGER = 0.001
+# Deleting done follow-ups waits on nobody: the writer waits this long for more to share one
+# transaction. Requests' writes wait for no timer: their loop hands a batch over once it has
+# nothing more to add (bot.batching).
 FINISH_LINGER = 0.2
 
 
@@ -132,8 +128,7 @@ class Runtime:
     async def call_batched(self, service: Callable[..., list[T]], item: Any) -> T:
         """Run a batch service (`service(batch=[...], session=...)`, one transaction) on this
         item together with the items other requests submitted meanwhile (bot.batching)."""
-        linger = POSTGRES_COMMIT_LINGER if self.engine.dialect.name == "postgresql" else 0.0
-        return await self._batcher(service, linger=linger).submit_from_loop(item)
+        return await self._batcher(service, linger=0.0).submit_from_loop(item)
 
     def _batcher(self, service: Callable[..., list[T]], *, linger: float) -> Batcher[Any, T]:
         with self._lock:

@@ -144,20 +144,3 @@ def test_a_loop_hands_a_full_batch_over_at_once_and_gathers_the_rest_anew() -> N
     assert asyncio.run(scenario()) == [2, 4, 6]
     assert write.batches == [[1, 2], [3]]
     batcher.close()
-
-
-def test_a_lingering_writer_adds_the_loops_next_batch_to_the_one_it_was_given() -> None:
-    """On PostgreSQL (bot.runtime) requests' writes linger, so that a transaction's fixed cost
-    is shared by more of them."""
-    write = Recorder()
-    batcher = Batcher(write, name="test-loop-linger", linger=0.5)
-
-    async def scenario() -> list[int]:
-        first = batcher.submit_from_loop(1)
-        await asyncio.sleep(0.05)  # handed over; the writer lingers
-        second = batcher.submit_from_loop(2)
-        return await asyncio.wait_for(asyncio.gather(first, second), 5)
-
-    assert asyncio.run(scenario()) == [2, 4]
-    assert write.batches == [[1, 2]]
-    batcher.close()
