@@ -22,7 +22,9 @@ class LoopbackSender(asyncio.Protocol):
     """One connection that sends a request at a time; answers must say their Content-Length
     (every answer of uvicorn and Starlette here does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._request_line = f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
         self._transport: asyncio.Transport | None = None
         self._received = bytearray()
         self._answer: asyncio.Future[int] | None = None
@@ -30,9 +32,10 @@ class LoopbackSender(asyncio.Protocol):
 
     @classmethod
     async def connect(cls, url: str) -> LoopbackSender:
+        """A connection that POSTs to `url`."""
         parts = urlsplit(url)
         loop = asyncio.get_running_loop()
-        _, sender = await loop.create_connection(cls, parts.hostname, parts.port)
+        _, sender = await loop.create_connection(lambda: cls(url), parts.hostname, parts.port)
         return sender
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,16 +67,15 @@ class LoopbackSender(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST `body` with `headers` (Host and Content-Length added); the answer's status."""
+    async def post(self, body: bytes, headers: dict[str, str]) -> int:
+        """POST `body` with `headers` (Host and Content-Length added) to the connection's URL;
+        the answer's status."""
         if self._closed is not None or self._transport is None:
             raise ConnectionError("this connection is closed") from self._closed
-        parts = urlsplit(url)
-        lines = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
+        fields = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        head = f"{self._request_line}{fields}Content-Length: {len(body)}\r\n\r\n"
         self._answer = asyncio.get_running_loop().create_future()
-        self._transport.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        self._transport.write(head.encode() + body)
         return await self._answer
 
     def close(self) -> None:

@@ -238,7 +238,7 @@ async def drive(
                 }
                 started = time.perf_counter()
                 try:
-                    status = await connection.post(url, body, headers)
+                    status = await connection.post(body, headers)
                 except (ConnectionError, ValueError):
                     errors += 1
                     connection = await LoopbackSender.connect(url)
@@ -433,9 +433,8 @@ def main() -> None:
 
 
 def against(results: list[Result], baseline: list[Result]) -> list[Result]:
-    """`results` with their throughput as a ratio to the baseline measured just before them:
-    slash commands to its command, events to its event. These VMs change speed by up to a factor
-    of two within one run, so each configuration is compared with its own baseline."""
+    """`results` with their throughput as a ratio to the baseline measured just before them
+    (see the module's docstring): slash commands to its command, events to its event."""
     event, command = baseline
     return [
         replace(
